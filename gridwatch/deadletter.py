@@ -1,0 +1,59 @@
+"""Rejected input, kept where an operator can look at it.
+
+Anything GridWatch cannot accept (a malformed MQTT payload, Kafka message or API body) becomes a
+``DeadLetter``: the raw payload, the reason in plain words, and where it came from. It goes to the
+``gridwatch.deadletter`` topic (the ingest stores it in the ``dead_letters`` table) and is counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from gridwatch.contracts import format_time
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    source: str  # "mqtt", "kafka", "api"
+    reason: str
+    payload: str  # the raw text, or base64 of undecodable bytes (see context["encoding"])
+    topic: str | None = None
+    key: str | None = None
+    received_at: str = field(default_factory=lambda: format_time(datetime.now(timezone.utc)))
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_bytes(cls, source: str, reason: str, raw: bytes, **kwargs: Any) -> "DeadLetter":
+        try:
+            return cls(source, reason, raw.decode("utf-8"), **kwargs)
+        except UnicodeDecodeError:
+            context = {**kwargs.pop("context", {}), "encoding": "base64"}
+            return cls(source, reason, base64.b64encode(raw).decode(), context=context, **kwargs)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "DeadLetter":
+        return cls(**json.loads(raw))
+
+
+def explain(error: Exception) -> str:
+    """One line that says what is wrong with an input, field by field."""
+    if isinstance(error, ValidationError):
+        parts = []
+        for e in error.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(message)"
+            parts.append(f"{where}: {e['msg']}")
+        return "; ".join(parts)
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return "not valid UTF-8 text"
+    return str(error)

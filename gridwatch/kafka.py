@@ -1,0 +1,66 @@
+"""Kafka clients configured the GridWatch way (kafka-python), shared by edge, ingest and API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from gridwatch.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+TOPIC_PARTITIONS = 6
+
+
+def make_producer(settings: KafkaSettings, **overrides: object) -> KafkaProducer:
+    """An idempotent producer with acks=all: a retried send is written once per partition."""
+    config: dict[str, object] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "batch_size": 262144,
+        "compression_type": None,
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str, **overrides: object) -> KafkaConsumer:
+    """A group consumer that never commits on its own: the caller commits after its effects are stored."""
+    config: dict[str, object] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 2000,
+        "isolation_level": "read_committed",
+    }
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    consumer.subscribe(list(topics))
+    return consumer
+
+
+def ensure_topics(settings: KafkaSettings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
+    """Create GridWatch's topics where missing; return the ones created."""
+    topics = settings.topics
+    names = [topics.alerts, topics.reports, topics.incidents, topics.heartbeats, topics.deadletter]
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=settings.client_id)
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+            except TopicAlreadyExistsError:
+                log.info("topics created concurrently by another service")
+        return missing
+    finally:
+        admin.close()

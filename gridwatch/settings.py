@@ -1,0 +1,84 @@
+"""Service settings, read from the environment (``GRIDWATCH_...``) and validated once at start.
+
+Nested groups use ``__``: ``GRIDWATCH_KAFKA__BOOTSTRAP_SERVERS=kafka:9092``. Nothing here is read at
+import time: each service builds its own ``Settings()`` in its entry point and passes it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics(BaseModel):
+    alerts: str = "gridwatch.alerts"
+    reports: str = "gridwatch.reports"
+    incidents: str = "gridwatch.incidents"
+    heartbeats: str = "gridwatch.heartbeats"
+    deadletter: str = Field("gridwatch.deadletter", description="rejected messages, with the reason in headers")
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: Topics = Topics()
+    ingest_group: str = "gridwatch-ingest"
+    client_id: str = "gridwatch"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        "postgresql://gridwatch:gridwatch@127.0.0.1:5432/gridwatch",
+        description="libpq connection URL of the TimescaleDB/PostgreSQL database",
+    )
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class IngestSettings(BaseModel):
+    batch_max: int = Field(2000, ge=1, description="most messages handled in one database transaction")
+    poll_timeout_ms: int = Field(200, ge=1)
+    grids_file: Path | None = Field(None, description="GeoJSON grid map loaded at start when the database has none")
+    metrics_port: int = Field(9101, ge=0, description="Prometheus metrics and /healthz; 0 turns it off")
+
+
+class EdgeSettings(BaseModel):
+    spool_dir: Path = Path("var/edge-spool")
+    metrics_port: int = Field(9102, ge=0)
+    snapshot_dir: Path = Path("var/snapshots")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", env_nested_delimiter="__", extra="forbid")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(Path("var"), description="where `gridwatch up` keeps its servers' data")
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    mqtt: MqttSettings = MqttSettings()
+    api: ApiSettings = ApiSettings()
+    ingest: IngestSettings = IngestSettings()
+    edge: EdgeSettings = EdgeSettings()
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> "Settings":
+        if self.environment == "production" and ":gridwatch@" in self.database.url:
+            raise ValueError(
+                "GRIDWATCH_DATABASE__URL still uses the development password 'gridwatch'; "
+                "set a real password for production"
+            )
+        return self
