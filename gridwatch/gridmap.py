@@ -3,6 +3,7 @@ micro-grid polygons, each with ``id``, ``name``, ``level`` and ``parent_id`` (CO
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -67,6 +68,11 @@ class GridMap(BaseModel):
             chain.append(current)
             current = props[current].parent_id if current in props else None
         return chain
+
+
+def map_version(grid_map: GridMap) -> str:
+    """A short fingerprint of a map's content: equal maps have equal versions."""
+    return hashlib.sha256(grid_map.model_dump_json().encode()).hexdigest()[:16]
 
 
 def _check_tree(grid_map: GridMap) -> list[str]:

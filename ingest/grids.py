@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from shapely import STRtree
 
-from gridwatch.gridmap import LEVEL_RANK, GridMap
+from gridwatch.gridmap import LEVEL_RANK, GridMap, map_version
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class GridIndex:
         self._ranks = np.array([LEVEL_RANK[p.level] for p in (grid_map.by_id()[i] for i in self._ids)])
         self._tree = STRtree(list(geometries.values()))
         self._paths = {grid_id: tuple(grid_map.parent_chain(grid_id)) for grid_id in self._ids}
-        self.version = hashlib.sha256(grid_map.model_dump_json().encode()).hexdigest()[:16]
+        self.version = map_version(grid_map)
 
     def __len__(self) -> int:
         return len(self._ids)

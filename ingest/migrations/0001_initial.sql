@@ -11,6 +11,7 @@ CREATE TABLE grids (
     geometry    jsonb NOT NULL,
     properties  jsonb NOT NULL DEFAULT '{}'::jsonb,
     map_version text NOT NULL,
+    ord         integer NOT NULL,  -- position in the source file: ties on shared borders go by map order
     loaded_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX grids_parent_idx ON grids (parent_id);

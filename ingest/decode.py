@@ -1,0 +1,66 @@
+"""Turn a poll of Kafka records into validated observations, heartbeats and dead letters.
+
+A message that cannot be used is never dropped: it becomes a ``DeadLetter`` naming what is wrong
+and where it came from (topic, partition, offset), to be published on the deadletter topic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from gridwatch.contracts import Heartbeat, Observation, parse_observation
+from gridwatch.deadletter import DeadLetter, explain
+from gridwatch.settings import Topics
+
+
+@dataclass
+class DecodedBatch:
+    observations: list[Observation] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    rejected: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[tuple[DeadLetter, str, int, int]] = field(default_factory=list)  # with DLQ coordinates
+
+
+def _reject(record: Any, reason: str) -> DeadLetter:
+    key = record.key.decode("utf-8", "replace") if record.key else None
+    context = {"partition": record.partition, "offset": record.offset, "timestamp_ms": record.timestamp}
+    return DeadLetter.from_bytes("kafka", reason, record.value or b"", topic=record.topic, key=key, context=context)
+
+
+def _decode_json(raw: bytes | None) -> dict[str, Any]:
+    if raw is None:
+        raise ValueError("empty message (null value)")
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def decode_record(record: Any, topics: Topics, batch: DecodedBatch) -> None:
+    try:
+        data = _decode_json(record.value)
+        if record.topic == topics.deadletter:
+            batch.dead_letters.append((DeadLetter(**data), record.topic, record.partition, record.offset))
+        elif record.topic == topics.heartbeats:
+            batch.heartbeats.append(Heartbeat.model_validate(data))
+        else:
+            batch.observations.append(parse_observation(data))
+    except (ValueError, TypeError, ValidationError, UnicodeDecodeError) as exc:
+        if record.topic == topics.deadletter:
+            # A broken dead letter is itself kept, as a dead letter of the deadletter topic.
+            letter = DeadLetter.from_bytes("kafka", f"unreadable dead letter: {explain(exc)}", record.value or b"",
+                                           topic=record.topic)
+            batch.dead_letters.append((letter, record.topic, record.partition, record.offset))
+        else:
+            batch.rejected.append(_reject(record, explain(exc)))
+
+
+def decode_records(records: list[Any], topics: Topics) -> DecodedBatch:
+    batch = DecodedBatch()
+    for record in records:
+        decode_record(record, topics, batch)
+    return batch

@@ -1,0 +1,32 @@
+"""Small geodesy for distances of metres to kilometres inside one city."""
+
+from __future__ import annotations
+
+import math
+
+EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance by the haversine formula."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+# Cells are sized for the narrowest longitude degree GridWatch serves (75 deg N/S), so that one
+# cell is never narrower than ``size_m`` anywhere below that latitude.
+_MIN_COS_LAT = math.cos(math.radians(75.0))
+
+
+def cell_of(lat: float, lon: float, size_m: float) -> tuple[int, int]:
+    """A cell at least ``size_m`` on a side: any point within ``size_m`` lies in the 3x3 block around it."""
+    lat_step = size_m / METRES_PER_DEG_LAT
+    return math.floor(lat / lat_step), math.floor(lon / (lat_step / _MIN_COS_LAT))
+
+
+def neighbour_cells(cell: tuple[int, int]) -> list[tuple[int, int]]:
+    row, col = cell
+    return [(row + dr, col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
