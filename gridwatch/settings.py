@@ -52,6 +52,7 @@ class IngestSettings(BaseModel):
     poll_timeout_ms: int = Field(200, ge=1)
     grids_file: Path | None = Field(None, description="GeoJSON grid map loaded at start when the database has none")
     metrics_port: int = Field(9101, ge=0, description="Prometheus metrics and /healthz; 0 turns it off")
+    grid_reload_s: float = Field(5.0, gt=0, description="how often the ingest checks for a newly loaded grid map")
 
 
 class EdgeSettings(BaseModel):

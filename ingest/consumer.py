@@ -32,7 +32,6 @@ from ingest.grids import GridIndex
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
-GRID_CHECK_EVERY_S = 5.0
 
 
 @dataclass
@@ -205,7 +204,7 @@ class IngestWorker:
         now = time.monotonic()
         if now < self._next_grid_check:
             return
-        self._next_grid_check = now + GRID_CHECK_EVERY_S
+        self._next_grid_check = now + self.settings.ingest.grid_reload_s
         version = stored_map_version(self.conn)
         self.conn.commit()
         if version is not None and version != self.grid_version:

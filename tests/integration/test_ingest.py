@@ -1,0 +1,144 @@
+"""The ingest on real Kafka and PostgreSQL: storage, idempotency, dead letters, crash safety, reloads."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gridwatch.contracts import Alert, Incident
+from gridwatch.gridmap import load_grid_map, map_version, parse_grid_map
+from gridwatch.settings import Settings
+from ingest.engine import IncidentEngine
+from ingest.gridstore import store_grid_map
+from ingest.grids import GridIndex
+from ingest.replay import ReplaySummary, replay
+
+from ..unit.conftest import SAMPLE_GRIDS
+from ..unit.factories import alert_factory, report_factory
+from .pipeline import consume_all, produce, query, running_ingest, settings_env, wait_until
+
+M = 1 / 111_195
+
+
+@pytest.fixture
+def settings(settings_factory) -> Settings:
+    base: Settings = settings_factory()
+    return base.model_copy(update={"ingest": base.ingest.model_copy(update={"grid_reload_s": 0.2, "metrics_port": 0})})
+
+
+def _as_messages(observations: list) -> list[tuple[str, bytes]]:
+    return [(getattr(o, "device_id", None) or o.worker_id, o.to_json()) for o in observations]
+
+
+def test_alerts_and_reports_become_incidents_stored_and_published(settings: Settings) -> None:
+    topics = settings.kafka.topics
+    fire = alert_factory("fire")
+    produce(settings, topics.alerts, _as_messages([fire, alert_factory("fire", minutes=1, dlat=20 * M)]))
+    produce(settings, topics.reports, _as_messages([report_factory("hazard", minutes=2, dlon=900 * M)]))
+    with running_ingest(settings, SAMPLE_GRIDS):
+        url = settings.database.url
+        rows = wait_until(lambda: query(url, "SELECT category, array_length(alert_ids, 1), array_length(report_ids, 1),"
+                                              " grid_id, status FROM incidents ORDER BY category") if
+                          len(query(url, "SELECT 1 FROM incidents")) == 2 else None, what="two incidents")
+        assert rows == [("fire", 2, None, "YZ-S1-C2-G3-M1", "open"), ("hazard", None, 1, rows[1][3], "open")]
+        assert rows[1][3] is not None
+        linked = query(url, "SELECT count(*) FROM alerts WHERE incident_id IS NOT NULL")
+        assert linked == [(2,)]
+        history = query(url, "SELECT actor, action, status FROM incident_history")
+        assert sorted(history) == [("engine", "raise", "open")] * 2
+        published = consume_all(settings, topics.incidents, expected=2)
+        assert {Incident.model_validate_json(r.value).category for r in published} == {"fire", "hazard"}
+
+
+def test_same_alert_sent_twice_is_stored_once(settings: Settings) -> None:
+    alarm = alert_factory("alarm", type="alarm_button")
+    produce(settings, settings.kafka.topics.alerts, _as_messages([alarm, alarm]))
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        url = settings.database.url
+        wait_until(lambda: worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() >= 2,
+                   what="both copies consumed")
+        wait_until(lambda: query(url, "SELECT 1 FROM incidents"), what="the incident")
+    assert query(url, "SELECT count(*) FROM alerts WHERE id = %s", (alarm.id,)) == [(1,)]
+    assert query(url, "SELECT alert_ids FROM incidents") == [([alarm.id],)]
+
+
+def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(settings: Settings) -> None:
+    topics = settings.kafka.topics
+    good = alert_factory("alarm")
+    bad_alert = json.dumps({**json.loads(good.to_json()), "id": "a-bad", "lat": 123.0}).encode()
+    produce(settings, topics.alerts, [("cam-1", b"\xff\xfe not utf-8"), ("cam-1", b"[1, 2]"), ("cam-1", bad_alert),
+                                      ("cam-1", good.to_json())])
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        url = settings.database.url
+        rows = wait_until(lambda: (r := query(url, "SELECT reason, payload, context->>'original_topic' FROM dead_letters"
+                                                   " ORDER BY (context->>'offset')::int")) and len(r) == 3 and r,
+                          what="three dead letters")
+        assert [r[0] for r in rows] == ["not valid UTF-8 text", "expected a JSON object, got list",
+                                        "lat: Input should be less than or equal to 90"]
+        assert {r[2] for r in rows} == {topics.alerts}
+        assert json.loads(rows[2][1])["id"] == "a-bad"
+        assert worker.metrics.rejected.labels(topics.alerts)._value.get() == 3
+        wait_until(lambda: query(url, "SELECT alert_ids FROM incidents") == [([good.id],)], what="the good alert")
+
+
+def _stream(n_events: int) -> list[Alert]:
+    """Alerts of many separate events, each seen three times, spread over the sample district."""
+    alerts = []
+    for e in range(n_events):
+        dlat, dlon = (e % 10) * 150 * M, (e // 10 % 10) * 150 * M
+        for k in range(3):
+            alerts.append(alert_factory("parking", minutes=e * 1.0 + k * 0.1, dlat=dlat - 1500 * M + k * M,
+                                        dlon=dlon - 500 * M, device_id=f"cam-{e % 7}", confidence=0.8))
+    return alerts
+
+
+def test_ingest_killed_mid_stream_loses_nothing_duplicates_nothing_and_matches_replay(settings: Settings) -> None:
+    url = settings.database.url
+    store_grid_map(url, load_grid_map(SAMPLE_GRIDS), source="test")
+    alerts = _stream(600)
+    produce(settings, settings.kafka.topics.alerts, [("cam-0", a.to_json()) for a in alerts])  # one partition: one order
+    env = settings_env(settings)
+    env["GRIDWATCH_INGEST__BATCH_MAX"] = "100"
+    cmd = [sys.executable, "-m", "gridwatch.cli", "ingest"]
+    first = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] >= 300, timeout_s=60, what="half the stream")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stored_at_kill = query(url, "SELECT count(*) FROM alerts")[0][0]
+    assert stored_at_kill < len(alerts), "the kill came too late to test anything"
+    second = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=60,
+                   what="the whole stream")
+        wait_until(lambda: not query(url, "SELECT 1 FROM incident_outbox WHERE published_at IS NULL"),
+                   what="the outbox drained")
+    finally:
+        second.terminate()
+        assert second.wait(timeout=30) == 0
+    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(1800, 1800, 1800)]
+    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
+    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
+    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
+    assert len(live) == 600
+
+
+def test_grid_map_reload_takes_effect_without_restart(settings: Settings, tmp_path: Path) -> None:
+    url = settings.database.url
+    store_grid_map(url, load_grid_map(SAMPLE_GRIDS), source="test")
+    topics = settings.kafka.topics
+    with running_ingest(settings) as worker:
+        produce(settings, topics.alerts, [("cam-1", alert_factory("alarm").to_json())])
+        wait_until(lambda: query(url, "SELECT grid_id FROM alerts") == [("YZ-S1-C2-G3-M1",)], what="first alert")
+        ring = [[112.5, 37.8], [112.6, 37.8], [112.6, 37.9], [112.5, 37.9], [112.5, 37.8]]
+        new_map = parse_grid_map({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"id": "NEW", "level": "district", "parent_id": None},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}]}, tmp_path)
+        store_grid_map(url, new_map, source="test")
+        wait_until(lambda: worker.grid_version == map_version(new_map), what="reload")
+        produce(settings, topics.alerts, [("cam-1", alert_factory("alarm", minutes=60).to_json())])
+        wait_until(lambda: ("NEW",) in query(url, "SELECT grid_id FROM alerts"), what="alert in the new map")
