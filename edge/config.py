@@ -47,6 +47,12 @@ class ButtonConfig(ConfigModel):
         default_factory=lambda: ["release", "hold_release"],
         description="actions that are neither alarms nor errors (a long press's release)",
     )
+    offline_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="silence after which this button is offline; defaults to heartbeat.offline_after_s. "
+        "Battery Zigbee buttons report rarely (Zigbee2MQTT waits 25 h, 90000 s, before calling them offline)",
+    )
 
 
 class ZoneConfig(ConfigModel):
@@ -67,6 +73,18 @@ class CameraConfig(ConfigModel):
     lat: Latitude
     lon: Longitude
     zones: list[ZoneConfig] = Field(default_factory=list)
+    offline_after_s: float | None = Field(
+        None, gt=0, description="seconds without a decoded frame before the camera is offline; "
+        "defaults to heartbeat.offline_after_s"
+    )
+
+
+class SpoolConfig(ConfigModel):
+    """Bounds of the on-disk store-and-forward spool; the oldest records go first, and are counted."""
+
+    max_records: int = Field(1_000_000, ge=1, description="most records kept while Kafka is unreachable")
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="most payload bytes kept (keys and values)")
+    max_age_s: float = Field(7 * 24 * 3600.0, gt=0, description="records older than this are dropped unsent")
 
 
 class SiteConfig(ConfigModel):
@@ -75,6 +93,7 @@ class SiteConfig(ConfigModel):
     lat: Latitude
     lon: Longitude
     heartbeat: HeartbeatConfig = HeartbeatConfig()
+    spool: SpoolConfig = SpoolConfig()
     buttons: list[ButtonConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
@@ -82,6 +101,7 @@ class SiteConfig(ConfigModel):
     def _verify(self) -> "SiteConfig":
         verify_unique_device_ids(self)
         verify_unique_button_topics(self)
+        verify_offline_after_exceeds_interval(self)
         return self
 
     def button_by_topic(self) -> dict[str, ButtonConfig]:
@@ -100,6 +120,21 @@ def verify_unique_button_topics(site: SiteConfig) -> None:
     dupes = sorted({t for t in topics if topics.count(t) > 1})
     if dupes:
         raise ValueError(f"each button needs its own MQTT topic; shared: {', '.join(dupes)}")
+
+
+def verify_offline_after_exceeds_interval(site: SiteConfig) -> None:
+    interval = site.heartbeat.interval_s
+    short = [d.id for d in (*site.buttons, *site.cameras) if d.offline_after_s is not None and d.offline_after_s <= interval]
+    if short:
+        raise ValueError(
+            f"offline_after_s must be longer than heartbeat.interval_s ({interval:g} s), "
+            f"or the device flaps offline; too short for: {', '.join(short)}"
+        )
+
+
+def offline_after(site: SiteConfig, device: ButtonConfig | CameraConfig) -> float:
+    """The silence after which ``device`` counts as offline: its own setting, else the site's."""
+    return device.offline_after_s if device.offline_after_s is not None else site.heartbeat.offline_after_s
 
 
 def load_site(path: Path) -> SiteConfig:
