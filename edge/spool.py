@@ -39,22 +39,34 @@ CREATE TABLE IF NOT EXISTS records (
     value      BLOB    NOT NULL,
     record_id  TEXT,
     headers    TEXT    NOT NULL DEFAULT '[]',
+    priority   INTEGER NOT NULL DEFAULT 0,
+    conflate   TEXT,
     created_at REAL    NOT NULL,
     size       INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS records_conflate ON records (conflate) WHERE conflate IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_drop_order ON records (priority, seq);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
 @dataclass(frozen=True)
 class SpoolRecord:
-    """A Kafka message waiting to be sent; ``record_id`` is the alert id where there is one."""
+    """A Kafka message waiting to be sent; ``record_id`` is the alert id where there is one.
+
+    ``priority``: when a size bound is hit, lower priorities are dropped first (alerts are HIGH,
+    so a long outage spends heartbeats and dead letters before a single alarm press).
+    ``conflate``: a record replaces any unsent record with the same key (a device's heartbeat:
+    only the latest state matters, so an outage holds one per device, not one per interval).
+    """
 
     topic: str
     key: bytes | None
     value: bytes
     record_id: str | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    priority: int = 0
+    conflate: str | None = None
 
     @property
     def size(self) -> int:
@@ -75,6 +87,9 @@ class SpooledRecord:
     record: SpoolRecord
     created_at: float
 
+
+PRIORITY_LOW = 0
+PRIORITY_HIGH = 1
 
 DropHandler = Callable[[int, str, str | None], None]  # (count, bound, oldest dropped record_id)
 
@@ -127,10 +142,14 @@ class Spool:
             raise ValueError(f"record of {record.size} bytes exceeds the spool's max_bytes ({self.limits.max_bytes})")
         now = time.time() if now is None else now
         with self._lock, self._transaction():
+            if record.conflate is not None:
+                superseded = self._db.execute("SELECT seq FROM records WHERE conflate = ?", (record.conflate,))
+                self._delete([seq for (seq,) in superseded.fetchall()])
             cur = self._db.execute(
-                "INSERT INTO records (topic, key, value, record_id, headers, created_at, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (record.topic, record.key, record.value, record.record_id, _encode_headers(record.headers), now, record.size),
+                "INSERT INTO records (topic, key, value, record_id, headers, priority, conflate, created_at, size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.topic, record.key, record.value, record.record_id, _encode_headers(record.headers),
+                 record.priority, record.conflate, now, record.size),
             )
             self._count += 1
             self._bytes += record.size
@@ -149,13 +168,14 @@ class Spool:
             with self._transaction():
                 drops = self._drop_expired(now)
             rows = self._db.execute(
-                "SELECT seq, topic, key, value, record_id, headers, created_at FROM records ORDER BY seq LIMIT ?",
+                "SELECT seq, topic, key, value, record_id, headers, priority, conflate, created_at "
+                "FROM records ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
         self._report(drops)
         return [
-            SpooledRecord(seq, SpoolRecord(topic, key, value, rid, _decode_headers(headers)), created)
-            for seq, topic, key, value, rid, headers, created in rows
+            SpooledRecord(seq, SpoolRecord(topic, key, value, rid, _decode_headers(headers), priority, conflate), created)
+            for seq, topic, key, value, rid, headers, priority, conflate, created in rows
         ]
 
     def ack(self, seqs: Iterable[int]) -> int:
@@ -209,30 +229,33 @@ class Spool:
     def _enforce_bounds(self, now: float) -> list[_Drop]:
         drops = self._drop_expired(now)
         if self._count > self.limits.max_records:
-            drops += self._drop_oldest(self._count - self.limits.max_records, "max_records")
+            drops += self._drop(self._drop_candidates(rows=self._count - self.limits.max_records), "max_records")
         if self._bytes > self.limits.max_bytes:
-            drops += self._drop_oldest(self._rows_to_free(self._bytes - self.limits.max_bytes), "max_bytes")
+            drops += self._drop(self._drop_candidates(nbytes=self._bytes - self.limits.max_bytes), "max_bytes")
         return drops
 
     def _drop_expired(self, now: float) -> list[_Drop]:
-        cutoff = now - self.limits.max_age_s
-        (expired,) = self._db.execute("SELECT COUNT(*) FROM records WHERE created_at < ?", (cutoff,)).fetchone()
-        return self._drop_oldest(expired, "max_age") if expired else []
+        rows = self._db.execute(
+            "SELECT seq, record_id, size FROM records WHERE created_at < ? ORDER BY seq", (now - self.limits.max_age_s,)
+        ).fetchall()
+        return self._drop(rows, "max_age")
 
-    def _rows_to_free(self, excess: int) -> int:
-        freed = rows = 0
-        for (size,) in self._db.execute("SELECT size FROM records ORDER BY seq"):
-            if freed >= excess:
+    def _drop_candidates(self, *, rows: int = 0, nbytes: int = 0) -> list[tuple[int, str | None, int]]:
+        """Records to give up, lowest priority first and oldest first within it, until at least
+        ``rows`` records and ``nbytes`` bytes are chosen."""
+        chosen: list[tuple[int, str | None, int]] = []
+        freed = 0
+        for row in self._db.execute("SELECT seq, record_id, size FROM records ORDER BY priority, seq"):
+            if len(chosen) >= rows and freed >= nbytes:
                 break
-            freed += size
-            rows += 1
-        return rows
+            chosen.append(row)
+            freed += row[2]
+        return chosen
 
-    def _drop_oldest(self, n: int, bound: str) -> list[_Drop]:
-        rows = self._db.execute("SELECT seq, record_id FROM records ORDER BY seq LIMIT ?", (n,)).fetchall()
+    def _drop(self, rows: list[tuple[int, str | None, int]], bound: str) -> list[_Drop]:
         if not rows:
             return []
-        removed = self._delete([seq for seq, _ in rows])
+        removed = self._delete([seq for seq, _, _ in rows])
         self._db.execute(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
             "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",

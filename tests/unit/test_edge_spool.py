@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import SpoolConfig
-from edge.spool import Spool, SpoolRecord, spool_path
+from edge.spool import PRIORITY_HIGH, Spool, SpoolRecord, spool_path
 
 REPO = Path(__file__).resolve().parents[2]
 T = 1_800_000_000.0  # a fixed "now" for the age bound; the spool takes time as an argument
@@ -163,6 +163,38 @@ def test_records_older_than_max_age_are_dropped_not_sent(tmp_path: Path) -> None
         assert spool.oldest_age_s(now=T + 45) == 45
         assert [p.record.record_id for p in spool.peek(now=T + 61)] == ["a-1"]
         assert drops == [(1, "max_age", "a-0")]
+
+
+def test_under_pressure_low_priority_records_go_before_alerts(tmp_path: Path) -> None:
+    drops = Drops()
+    alert = SpoolRecord("gridwatch.alerts", b"btn", b"press", "a-1", priority=PRIORITY_HIGH)
+    with Spool(tmp_path / "s.sqlite3", SpoolConfig(max_records=3), on_drop=drops) as spool:
+        spool.append(alert, now=T)
+        for i in range(4):
+            spool.append(SpoolRecord("gridwatch.heartbeats", b"cam", b"beat%d" % i), now=T)
+        assert [p.record.value for p in spool.peek(now=T)] == [b"press", b"beat2", b"beat3"]
+        assert [d[1] for d in drops] == ["max_records", "max_records"]
+
+
+def test_age_bound_spares_no_priority(tmp_path: Path) -> None:
+    alert = SpoolRecord("gridwatch.alerts", b"btn", b"press", "a-1", priority=PRIORITY_HIGH)
+    with Spool(tmp_path / "s.sqlite3", SpoolConfig(max_age_s=60)) as spool:
+        spool.append(alert, now=T)
+        spool.append(record(2), now=T + 50)
+        assert [p.record.record_id for p in spool.peek(now=T + 70)] == ["a-2"]
+
+
+def test_conflated_record_replaces_the_unsent_one_with_its_key(spool: Spool) -> None:
+    def beat(device: str, n: int) -> SpoolRecord:
+        return SpoolRecord("gridwatch.heartbeats", device.encode(), b"%s-%d" % (device.encode(), n), conflate=f"hb:{device}")
+
+    for n in range(3):
+        spool.append(beat("cam-1", n), now=T)
+        spool.append(beat("cam-2", n), now=T)
+    spool.append(record(1), now=T)
+    assert [p.record.value for p in spool.peek(now=T)] == [b"cam-1-2", b"cam-2-2", record(1).value]
+    assert spool.depth() == 3
+    assert spool.dropped_total() == 0, "superseded heartbeats are not losses"
 
 
 def test_drop_count_survives_a_restart(tmp_path: Path) -> None:
