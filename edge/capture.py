@@ -1,0 +1,173 @@
+"""Camera readers: one thread per camera, newest frame only, reconnect with capped backoff.
+
+This is the liveness part of the video pipeline: every decoded frame marks the camera seen, so a
+dead stream turns into one ``device_offline`` alert. Detection will read ``latest()`` later; it
+gets the newest frame, never a backlog, because a stale frame is worse than a skipped one.
+
+- Network sources (``rtsp://``, ``http://``) are read as fast as the camera sends, with OpenCV's
+  open/read timeouts so a dead camera cannot hang the thread.
+- A file (relative paths resolve against the site file's folder) stands in for a camera in
+  development: it is read at its own frame rate, not as fast as the CPU allows, and loops.
+- A source that fails to open or stops delivering is reopened after 1 s, 2 s, 4 s ... up to 30 s;
+  the wait restarts from 1 s once frames flow again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import structlog
+
+from edge.config import CameraConfig
+from edge.metrics import EdgeMetrics
+
+log = structlog.get_logger(__name__)
+
+FrameCallback = Callable[[str, datetime], None]
+NETWORK_TIMEOUT_MS = 5000
+DEFAULT_FILE_FPS = 25.0
+MAX_LAG_S = 1.0  # a file reader this far behind its schedule restarts the schedule instead of racing
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: np.ndarray
+    at: datetime
+    index: int  # frames decoded by this reader so far
+
+
+def is_network_source(source: str) -> bool:
+    return "://" in source
+
+
+def resolve_source(source: str, site_dir: Path) -> str:
+    """A network URL as is; a file path made absolute against the site file's folder."""
+    if is_network_source(source):
+        return source
+    path = Path(source).expanduser()
+    return str(path if path.is_absolute() else (site_dir / path).resolve())
+
+
+@dataclass
+class ReconnectDelay:
+    initial_s: float = 1.0
+    max_s: float = 30.0
+    current_s: float = 0.0
+
+    def next(self) -> float:
+        self.current_s = self.initial_s if self.current_s == 0 else min(self.max_s, self.current_s * 2)
+        return self.current_s
+
+    def reset(self) -> None:
+        self.current_s = 0.0
+
+
+class CameraReader:
+    """Reads one camera on a daemon thread and keeps its newest frame."""
+
+    def __init__(
+        self, camera: CameraConfig, source: str, on_frame: FrameCallback, metrics: EdgeMetrics,
+        delay: ReconnectDelay | None = None,
+    ) -> None:
+        self.camera_id = camera.id
+        self.source = source
+        self._on_frame = on_frame
+        self._metrics = metrics
+        self._delay = delay or ReconnectDelay()
+        self._latest: Frame | None = None
+        self._frames = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"camera-{camera.id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def latest(self) -> Frame | None:
+        with self._lock:
+            return self._latest
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            capture = self._open()
+            if capture is not None:
+                try:
+                    self._read(capture)
+                finally:
+                    capture.release()
+            if not self._stop.is_set():
+                self._metrics.camera_reconnects.labels(self.camera_id).inc()
+                delay = self._delay.next()
+                log.warning("camera unavailable; reopening", camera=self.camera_id, retry_in_s=delay)
+                self._stop.wait(delay)
+
+    def _open(self) -> cv2.VideoCapture | None:
+        if is_network_source(self.source):
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS]
+            capture = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
+        else:
+            capture = cv2.VideoCapture(self.source)
+        if capture.isOpened():
+            log.info("camera opened", camera=self.camera_id)
+            return capture
+        capture.release()
+        return None
+
+    def _read(self, capture: cv2.VideoCapture) -> None:
+        """Read until the source fails or the reader stops; files loop at their own frame rate."""
+        pacer = _FilePacer(capture) if not is_network_source(self.source) else None
+        while not self._stop.is_set():
+            ok, image = capture.read()
+            if not ok:
+                if pacer is None or not pacer.rewind():
+                    return
+                continue
+            self._keep(image)
+            self._delay.reset()
+            if pacer is not None:
+                self._stop.wait(pacer.wait_s())
+
+    def _keep(self, image: np.ndarray) -> None:
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            self._frames += 1
+            self._latest = Frame(image, now, self._frames)
+        self._metrics.camera_frames.labels(self.camera_id).inc()
+        self._on_frame(self.camera_id, now)
+
+
+class _FilePacer:
+    """Schedules a file's frames at the file's own rate and rewinds it at the end."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self._capture = capture
+        self._period = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
+        self._next = time.monotonic()
+        self._frames_this_pass = 0
+
+    def wait_s(self) -> float:
+        self._frames_this_pass += 1
+        self._next += self._period
+        lag = time.monotonic() - self._next
+        if lag > MAX_LAG_S:
+            self._next = time.monotonic()
+        return max(0.0, self._next - time.monotonic())
+
+    def rewind(self) -> bool:
+        """Back to the first frame; False for a file that yields no frames at all (broken)."""
+        if self._frames_this_pass == 0:
+            return False
+        self._frames_this_pass = 0
+        return bool(self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0))

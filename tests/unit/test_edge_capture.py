@@ -1,0 +1,91 @@
+"""Camera readers on local files: newest frame, looping, liveness callbacks, reopen on failure."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.capture import CameraReader, ReconnectDelay, resolve_source
+from edge.config import CameraConfig
+from edge.metrics import EdgeMetrics
+
+CAMERA = CameraConfig(id="cam-1", source="unused", lat=37.86, lon=112.55)
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def short_video(tmp_path: Path) -> Path:
+    """Five 64x48 frames at 100 fps, each a different grey, so a loop shows as more than 5 frames."""
+    path = tmp_path / "short.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 100, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("rtsp://10.0.0.5:554/stream1", "rtsp://10.0.0.5:554/stream1"),
+        ("http://cam/mjpg", "http://cam/mjpg"),
+        ("video/gate.mp4", "/sites/video/gate.mp4"),
+        ("../media/gate.mp4", "/media/gate.mp4"),
+        ("/abs/gate.mp4", "/abs/gate.mp4"),
+    ],
+)
+def test_relative_files_resolve_against_the_site_folder(source: str, expected: str) -> None:
+    assert resolve_source(source, Path("/sites")) == expected
+
+
+def test_file_loops_and_every_frame_marks_the_camera_seen(short_video: Path) -> None:
+    seen: list[tuple[str, datetime]] = []
+    metrics = EdgeMetrics()
+    reader = CameraReader(CAMERA, str(short_video), lambda cam, at: seen.append((cam, at)), metrics)
+    reader.start()
+    try:
+        assert wait_for(lambda: len(seen) > 12), "the 5-frame file should loop"
+    finally:
+        reader.stop()
+    frame = reader.latest()
+    assert frame is not None and frame.image.shape == (48, 64, 3)
+    assert frame.index >= len(seen) - 1 and frame.at == max(at for _, at in seen)
+    assert {cam for cam, _ in seen} == {"cam-1"}
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_frames_total", {"camera": "cam-1"}) >= 12
+
+
+def test_missing_source_is_retried_and_yields_no_frames(tmp_path: Path) -> None:
+    metrics = EdgeMetrics()
+    seen = threading.Event()
+    reader = CameraReader(CAMERA, str(tmp_path / "missing.avi"), lambda cam, at: seen.set(), metrics,
+                          delay=ReconnectDelay(initial_s=0.01, max_s=0.02))
+    reader.start()
+    try:
+        reopens = lambda: metrics.registry.get_sample_value("gridwatch_edge_camera_reconnects_total", {"camera": "cam-1"})
+        assert wait_for(lambda: (reopens() or 0) >= 3)
+    finally:
+        reader.stop()
+    assert not seen.is_set()
+    assert reader.latest() is None
+
+
+def test_reconnect_delay_doubles_to_its_cap_and_resets() -> None:
+    delay = ReconnectDelay(initial_s=1, max_s=30)
+    assert [delay.next() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    delay.reset()
+    assert delay.next() == 1
