@@ -107,7 +107,7 @@ def fetch_kafka(home: Path | None = None, out: TextIO = sys.stderr) -> Path:
         print(f"fetching Kafka {KAFKA_VERSION} from Maven Central into {lib} (first run only)", file=out, flush=True)
         shutil.rmtree(lib, ignore_errors=True)
         (home / "pom.xml").write_text(POM)
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [mvn, "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={lib}"],
             capture_output=True,
             text=True,
@@ -122,10 +122,10 @@ def fetch_kafka(home: Path | None = None, out: TextIO = sys.stderr) -> Path:
 
 
 def java_executable() -> str:
-    java = shutil.which("java", path=os.path.join(os.environ["JAVA_HOME"], "bin")) if os.environ.get("JAVA_HOME") else None
-    java = java or shutil.which("java")
+    java_home = os.environ.get("JAVA_HOME")
+    java = (java_home and shutil.which("java", path=os.path.join(java_home, "bin"))) or shutil.which("java")
     if java is None:
-        raise ServerError("Java 17 or newer is needed to run Kafka; install it (apt-get install openjdk-17-jre-headless)")
+        raise ServerError("Java 17+ is needed to run Kafka; install it (apt-get install openjdk-17-jre-headless)")
     return java
 
 
@@ -211,7 +211,7 @@ class KafkaServer(ChildServer):
             self._format()
 
     def _format(self) -> None:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [self._java, *self._jvm_options(), "kafka.tools.StorageTool", "format", "--standalone",
              "-t", self.cluster_id(), "-c", str(self.root / "server.properties")],
             capture_output=True,

@@ -107,7 +107,8 @@ class MqttServer(ChildServer):
 
     def configure(self) -> None:
         if self.broker == "mosquitto":
-            text = MOSQUITTO_CONF.format(port=self.port, host=LOOPBACK, store=self.root / "store", user_line=self._user_line())
+            store, user_line = self.root / "store", self._user_line()
+            text = MOSQUITTO_CONF.format(port=self.port, host=LOOPBACK, store=store, user_line=user_line)
             (self.root / "mosquitto.conf").write_text(text)
         else:
             (self.root / "amqtt.yaml").write_text(AMQTT_YAML.format(port=self.port, host=LOOPBACK))

