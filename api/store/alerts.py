@@ -1,0 +1,43 @@
+"""Recent alerts with the grid and incident the ingest gave them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import Connection
+from psycopg.rows import DictRow
+
+from api.schemas import AlertPublic
+from api.store.sql import Where, grid_clause
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    device_id: str | None = None
+    category: str | None = None
+    grid_id: str | None = None
+    incident_id: str | None = None
+    since: datetime | None = None
+
+    def where(self) -> Where:
+        return (
+            Where()
+            .add("device_id = %(device_id)s", device_id=self.device_id)
+            .add("category = %(category)s", category=self.category)
+            .add(grid_clause(), grid_id=self.grid_id)
+            .add("incident_id = %(incident_id)s", incident_id=self.incident_id)
+            .add("observed_at >= %(since)s", since=self.since)
+        )
+
+
+def list_alerts(conn: Connection[DictRow], filters: AlertFilters, limit: int, offset: int) -> list[AlertPublic]:
+    """Newest first. No total: counting a months-long hypertable per page view is not worth it."""
+    where = filters.where()
+    rows = conn.execute(
+        "SELECT id, category, type, device_id, site_id, lat, lon, confidence, observed_at, received_at, "
+        "coalesce(payload->'attributes', '{}'::jsonb) AS attributes, grid_id, grid_path, incident_id "
+        f"FROM alerts{where.sql()} ORDER BY observed_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
+        {**where.params, "limit": limit, "offset": offset},
+    ).fetchall()
+    return [AlertPublic.model_validate(r) for r in rows]

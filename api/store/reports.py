@@ -1,0 +1,44 @@
+"""Recent patrol reports as the ingest stored them (with grid and incident)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import Connection
+from psycopg.rows import DictRow
+
+from api.schemas import ReportPublic
+from api.store.sql import Where, grid_clause
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    worker_id: str | None = None
+    category: str | None = None
+    grid_id: str | None = None
+    incident_id: str | None = None
+    since: datetime | None = None
+
+    def where(self) -> Where:
+        return (
+            Where()
+            .add("worker_id = %(worker_id)s", worker_id=self.worker_id)
+            .add("category = %(category)s", category=self.category)
+            .add(grid_clause(), grid_id=self.grid_id)
+            .add("incident_id = %(incident_id)s", incident_id=self.incident_id)
+            .add("reported_at >= %(since)s", since=self.since)
+        )
+
+
+def list_reports(conn: Connection[DictRow], filters: ReportFilters, limit: int, offset: int) -> list[ReportPublic]:
+    """Newest first; photos and GPS accuracy come from the stored message."""
+    where = filters.where()
+    rows = conn.execute(
+        "SELECT id, category, worker_id, lat, lon, reported_at, received_at, text, "
+        "coalesce(payload->'photos', '[]'::jsonb) AS photos, (payload->>'accuracy_m')::float AS accuracy_m, "
+        "grid_id, grid_path, incident_id "
+        f"FROM reports{where.sql()} ORDER BY reported_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
+        {**where.params, "limit": limit, "offset": offset},
+    ).fetchall()
+    return [ReportPublic.model_validate(r) for r in rows]
