@@ -1,14 +1,13 @@
 """Apache Kafka 4.1 in KRaft mode, one node (broker and controller in one JVM), from Maven Central jars.
 
 The jars are fetched once with Maven into ``${GRIDWATCH_CACHE:-~/.cache/gridwatch}/kafka-4.1.1/lib``
-(``python -m gridwatch.servers.kafka fetch``). The node keeps everything under ``<data_dir>/kafka``:
+(``python -m gridwatch.servers fetch-kafka``). The node keeps everything under ``<data_dir>/kafka``:
 ``server.properties``, ``log4j2.properties``, ``cluster.id``, the log directory ``data/`` (formatted
 once) and the broker's log ``server.log``; a restart on the same folder keeps every topic and offset.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import fcntl
 import logging
@@ -89,11 +88,12 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def fetch_kafka(home: Path | None = None, out: TextIO = sys.stderr) -> Path:
+def fetch_kafka(home: Path | None = None, out: TextIO | None = None) -> Path:
     """Download Kafka's jars from Maven Central unless already complete; return the ``lib`` folder.
 
     A marker file is written last, so an interrupted download is started again from scratch."""
     home = home or kafka_home()
+    out = out or sys.stderr
     lib = home / "lib"
     if (home / _COMPLETE).exists():
         return lib
@@ -271,21 +271,3 @@ def broker_is_up(bootstrap: str) -> bool:
     finally:
         kafka_logger.setLevel(level)
     return any(not broker.get("is_fenced", False) for broker in cluster.get("brokers", []))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m gridwatch.servers.kafka fetch``: download the jars now (CI does it before the tests)."""
-    parser = argparse.ArgumentParser(prog="python -m gridwatch.servers.kafka", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch", help="download the Kafka jars into the cache (once) and print where they are")
-    parser.parse_args(argv)
-    try:
-        print(fetch_kafka())
-    except ServerError as exc:
-        print(f"gridwatch: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ from typing import Literal
 
 from gridwatch.servers.ports import LOOPBACK
 from gridwatch.servers.process import ChildServer, LaunchSpec, ServerError
-from gridwatch.servers.users import hand_over, running_as_root, user_exists
+from gridwatch.servers.users import hand_over, running_as_root, service_user
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ log_type notice
 log_type information
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 connection_messages true
-{user_line}
 """
 
 AMQTT_YAML = """# written by GridWatch at each start
@@ -85,6 +84,7 @@ class MqttServer(ChildServer):
         self.broker: Literal["mosquitto", "amqtt"] = "amqtt"
         self.log_path = self.root / "broker.log"
         self._mosquitto: str | None = None
+        self.system_user: str | None = None
 
     @property
     def host(self) -> str:
@@ -96,19 +96,15 @@ class MqttServer(ChildServer):
             raise ServerError("mosquitto is not installed (apt-get install mosquitto)")
         self.broker = "mosquitto" if self._mosquitto else "amqtt"
         (self.root / "store").mkdir(exist_ok=True)
-        if self.broker == "mosquitto" and running_as_root() and user_exists("mosquitto"):
-            # Mosquitto started as root drops to its own user after binding; it then writes the store.
-            hand_over(self.root / "store", "mosquitto")
-
-    def _user_line(self) -> str:
-        if not running_as_root():
-            return ""
-        return "user mosquitto" if user_exists("mosquitto") else "user root"
+        if self.broker == "mosquitto" and running_as_root():
+            # Started as its own user rather than dropping root itself: a credential change would
+            # clear the parent-death signal that stops it if we die (see process.ChildProcess).
+            self.system_user = service_user(("mosquitto",))
+            hand_over(self.root, self.system_user)
 
     def configure(self) -> None:
         if self.broker == "mosquitto":
-            store, user_line = self.root / "store", self._user_line()
-            text = MOSQUITTO_CONF.format(port=self.port, host=LOOPBACK, store=store, user_line=user_line)
+            text = MOSQUITTO_CONF.format(port=self.port, host=LOOPBACK, store=self.root / "store")
             (self.root / "mosquitto.conf").write_text(text)
         else:
             (self.root / "amqtt.yaml").write_text(AMQTT_YAML.format(port=self.port, host=LOOPBACK))
@@ -118,7 +114,7 @@ class MqttServer(ChildServer):
             assert self._mosquitto is not None
             argv = [self._mosquitto, "-c", str(self.root / "mosquitto.conf")]
             return LaunchSpec(name=f"{self.name} (mosquitto)", argv=argv, log_path=self.log_path, cwd=self.root,
-                              stop_timeout=10.0)
+                              user=self.system_user, stop_timeout=10.0)
         argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(self.root / "amqtt.yaml")]
         # amqtt shuts down on KeyboardInterrupt only, and then may wait on idle connections for
         # ever; it stores nothing, so a short grace period before the kill loses nothing.
