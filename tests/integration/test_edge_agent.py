@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import socket
@@ -13,22 +12,13 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import cv2
 import numpy as np
-import paho.mqtt.client as paho
-import pytest
-import yaml
-from kafka import KafkaConsumer, TopicPartition
-from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.agent import EdgeAgent
-from edge.config import SiteConfig, load_site
 from edge.metrics import EdgeMetrics
 from edge.publisher import Backoff, Publisher
 from edge.spool import Spool, spool_path
@@ -38,94 +28,14 @@ from gridwatch.kafka import make_producer
 from gridwatch.servers.ports import free_port
 from gridwatch.settings import KafkaSettings, Settings
 
-REPO = Path(__file__).resolve().parents[2]
+from .helpers import mqtt_publish, read_topic, settings_env, wait_for_records, wait_until
+from .pipeline import running_agent, write_site
+
 T = TypeVar("T")
 Z2M_PRESS = b'{"action": "single", "battery": 90, "linkquality": 120}'
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def wait_until(check: Callable[[], T], timeout_s: float = 30.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {value!r})")
-        time.sleep(0.1)
-
-
-def read_topic(settings: Settings, topic: str) -> list[Any]:
-    """Every record on ``topic`` up to its current end, all partitions, no consumer group."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in wait_until(lambda: consumer.partitions_for_topic(topic), what=topic)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records: list[Any] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
-
-
-def wait_for_records(settings: Settings, topic: str, count: int, what: str) -> list[Any]:
-    def enough() -> list[Any] | None:
-        records = read_topic(settings, topic)
-        return records if len(records) >= count else None
-
-    return wait_until(enough, what=what)
-
-
-def mqtt_publish(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """Publish at QoS 1 in order, each acknowledged by the broker before the next."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-test-{secrets.token_hex(4)}")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for topic, payload in messages:
-            client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def write_site(tmp_path: Path, **overrides: Any) -> tuple[SiteConfig, Path]:
-    """A site file of the test's own (site id and button topic unique), loaded the way the CLI does."""
-    token = secrets.token_hex(4)
-    data: dict[str, Any] = {
-        "site_id": f"site-{token}", "lat": 37.8614259, "lon": 112.553341,
-        "buttons": [{"id": "btn-gate-east", "topic": f"zigbee2mqtt/{token}/btn-gate-east", "payload": "zigbee2mqtt",
-                     "lat": 37.86151, "lon": 112.55362}],
-    }
-    data.update(overrides)
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return load_site(path), path
-
-
-@contextmanager
-def running_agent(settings: Settings, site: SiteConfig, site_path: Path) -> Iterator[EdgeAgent]:
-    """The real agent with its tick loop on a thread; yields once its MQTT subscriptions are live."""
-    agent = EdgeAgent(settings, site, site_path)
-    stop = threading.Event()
-    agent.start()
-    loop = threading.Thread(target=agent.run_until, args=(stop,), daemon=True)
-    loop.start()
-    try:
-        if agent.subscriber is not None:
-            assert agent.subscriber.wait_connected(15), "agent never subscribed to MQTT"
-        yield agent
-    finally:
-        stop.set()
-        loop.join(10)
-        agent.stop()
 
 
 class TcpForwarder:
@@ -329,23 +239,6 @@ def test_press_received_while_kafka_is_down_is_delivered_by_the_next_agent(setti
 
 
 # -- the command -------------------------------------------------------------------------------
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment from which a child's ``Settings()`` rebuilds ``settings`` (and nothing else)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
-
-    def flatten(prefix: str, data: dict[str, Any]) -> None:
-        for key, value in data.items():
-            name = f"{prefix}{key.upper()}"
-            if isinstance(value, dict):
-                flatten(name + "__", value)
-            elif value is not None:
-                env[name] = str(value)
-
-    flatten("GRIDWATCH_", json.loads(settings.model_dump_json()))
-    env["PYTHONPATH"] = str(REPO)
-    return env
 
 
 def health(port: int) -> dict[str, Any] | None:

@@ -20,7 +20,8 @@ from ingest.replay import ReplaySummary, replay
 
 from ..unit.conftest import SAMPLE_GRIDS
 from ..unit.factories import alert_factory, report_factory
-from .pipeline import consume_all, produce, query, running_ingest, settings_env, wait_until
+from .helpers import produce, query, settings_env, wait_for_records, wait_until
+from .pipeline import running_ingest
 
 M = 1 / 111_195
 
@@ -51,7 +52,7 @@ def test_alerts_and_reports_become_incidents_stored_and_published(settings: Sett
         assert linked == [(2,)]
         history = query(url, "SELECT actor, action, status FROM incident_history")
         assert sorted(history) == [("engine", "raise", "open")] * 2
-        published = consume_all(settings, topics.incidents, expected=2)
+        published = wait_for_records(settings, topics.incidents, 2, "two published incidents")
         assert {Incident.model_validate_json(r.value).category for r in published} == {"fire", "hazard"}
 
 
