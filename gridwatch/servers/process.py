@@ -32,6 +32,10 @@ class ServerError(RuntimeError):
     """A server could not be prepared, started or stopped; the message says why, with its log's tail."""
 
 
+class PortTaken(ServerError):
+    """The server could not bind its port ("Address already in use")."""
+
+
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
     """The last ``lines`` lines of a (possibly large, possibly missing) text file."""
     try:
@@ -236,29 +240,32 @@ class ChildServer(ABC):
         self.prepare()
         attempts = 1 if self.requested_port else PORT_ATTEMPTS
         for attempt in range(1, attempts + 1):
-            self.assign_ports()
-            self.configure()
-            child = ChildProcess(self.launch_spec())
-            child.start()
             try:
-                wait_until_ready(child, self.is_ready, self.start_timeout)
-                self._child = child
-                self.after_ready()
-            except ServerError:
-                self._child = None
-                child.stop()
-                if attempt < attempts and "address already in use" in child.output_since_start().lower():
-                    log.warning("%s: port %s was taken meanwhile; retrying on another port", self.name, self.port)
-                    continue
-                raise
-            except BaseException:
-                self._child = None
-                child.stop()
-                raise
-            break
+                self._child = self._launch()
+                break
+            except PortTaken:
+                if attempt == attempts:
+                    raise
+                log.warning("%s: port %s was taken meanwhile; retrying on another port", self.name, self.port)
         self.startup_seconds = time.monotonic() - began
         log.info("%s ready on 127.0.0.1:%s in %.1fs", self.name, self.port, self.startup_seconds)
         return self
+
+    def _launch(self) -> ChildProcess:
+        """One attempt: assign ports, write the configuration, run, wait; on any failure stop the child."""
+        self.assign_ports()
+        self.configure()
+        child = ChildProcess(self.launch_spec())
+        child.start()
+        try:
+            wait_until_ready(child, self.is_ready, self.start_timeout)
+            self.after_ready()
+        except BaseException as exc:
+            child.stop()
+            if isinstance(exc, ServerError) and "address already in use" in child.output_since_start().lower():
+                raise PortTaken(str(exc)) from exc
+            raise
+        return child
 
     def stop(self) -> None:
         """Stop gracefully (the server's own shutdown), then by force after ``stop_timeout``."""
