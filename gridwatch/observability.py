@@ -37,7 +37,11 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # kafka-python logs every refused connection at ERROR while a broker is down; the services
+    # report broker state through health and metrics instead.
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
+    logging.getLogger("kafka.conn").setLevel(logging.CRITICAL)
 
 
 HealthCheck = Callable[[], dict[str, object]]

@@ -114,12 +114,20 @@ def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
     for incident in incidents:
         cur.execute(INCIDENT_UPSERT, _incident_params(incident))
         status, level = cur.fetchone()  # type: ignore[misc]
-        stored = incident.model_copy(update={"status": status, "level": level})
         _append_history(cur, incident.id, incident.history)
+        stored = incident.model_copy(update={"status": status, "level": level, "history": _history(cur, incident.id)})
         cur.execute(
             "INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)",
-            (incident.id, Jsonb(stored.model_dump(mode="json", exclude={"history"}))),
+            (incident.id, Jsonb(stored.model_dump(mode="json"))),
         )
+
+
+def _history(cur: Cursor, incident_id: str) -> list[HistoryEntry]:
+    """The whole stored history, the dispatchers' entries included, for the published incident."""
+    cur.execute("SELECT at, actor, action, status, reason FROM incident_history WHERE incident_id = %s ORDER BY seq",
+                (incident_id,))
+    return [HistoryEntry(at=at, actor=actor, action=action, status=status, reason=reason)
+            for at, actor, action, status, reason in cur.fetchall()]
 
 
 def _append_history(cur: Cursor, incident_id: str, history: list[HistoryEntry]) -> None:
