@@ -9,6 +9,7 @@ reverse order. Kafka's log directories and PostgreSQL's cluster stay in the data
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from gridwatch.kafka import ensure_topics
 from gridwatch.observability import configure_logging
@@ -227,6 +229,20 @@ def _run(data_dir: Path, site: Path, grids: Path, api_port: int, stack: ExitStac
         time.sleep(SUPERVISE_EVERY_S)
 
 
+def _lock_data_dir(data_dir: Path) -> TextIO | None:
+    """Hold an exclusive lock on the data folder for as long as the returned file is open.
+
+    Two runs on one folder would start a second Kafka and PostgreSQL on the same files.
+    """
+    handle = (data_dir / "up.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 def run_up(data_dir: Path, site: Path, grids: Path, api_port: int) -> int:
     """Run the pipeline until Ctrl-C or SIGTERM; return the exit code (0 after a requested stop)."""
     configure_logging(os.environ.get("GRIDWATCH_LOG_LEVEL", "INFO"), "console")
@@ -237,8 +253,13 @@ def run_up(data_dir: Path, site: Path, grids: Path, api_port: int) -> int:
             say(f"gridwatch up: {what} {path} not found")
             return 2
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(data_dir)
+    if lock is None:
+        say(f"gridwatch up: another `gridwatch up` is already running on {data_dir}; "
+            "stop it first, or pass another --data-dir")
+        return 1
     code = 0
-    with _signals(_raise_stop), ExitStack() as stack:
+    with lock, _signals(_raise_stop), ExitStack() as stack:
         try:
             _run(data_dir, site, grids, api_port, stack)
         except Stop as stop:
