@@ -27,6 +27,7 @@ import structlog
 
 from edge.config import CameraConfig
 from edge.metrics import EdgeMetrics
+from gridwatch.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -55,32 +56,18 @@ def resolve_source(source: str, site_dir: Path) -> str:
     return str(path if path.is_absolute() else (site_dir / path).resolve())
 
 
-@dataclass
-class ReconnectDelay:
-    initial_s: float = 1.0
-    max_s: float = 30.0
-    current_s: float = 0.0
-
-    def next(self) -> float:
-        self.current_s = self.initial_s if self.current_s == 0 else min(self.max_s, self.current_s * 2)
-        return self.current_s
-
-    def reset(self) -> None:
-        self.current_s = 0.0
-
-
 class CameraReader:
     """Reads one camera on a daemon thread and keeps its newest frame."""
 
     def __init__(
         self, camera: CameraConfig, source: str, on_frame: FrameCallback, metrics: EdgeMetrics,
-        delay: ReconnectDelay | None = None,
+        delay: Backoff | None = None,
     ) -> None:
         self.camera_id = camera.id
         self.source = source
         self._on_frame = on_frame
         self._metrics = metrics
-        self._delay = delay or ReconnectDelay()
+        self._delay = delay or Backoff(initial_s=1.0, max_s=30.0, jitter=0.0)
         self._latest: Frame | None = None
         self._frames = 0
         self._lock = threading.Lock()
@@ -108,7 +95,7 @@ class CameraReader:
                     capture.release()
             if not self._stop.is_set():
                 self._metrics.camera_reconnects.labels(self.camera_id).inc()
-                delay = self._delay.next()
+                delay = self._delay.next_delay()
                 log.warning("camera unavailable; reopening", camera=self.camera_id, retry_in_s=delay)
                 self._stop.wait(delay)
 

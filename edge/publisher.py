@@ -13,11 +13,9 @@ need, with short timeouts, and recreated after a failure; failures back off expo
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 from kafka import KafkaProducer
@@ -33,6 +31,7 @@ from edge.metrics import EdgeMetrics
 from edge.spool import PRIORITY_HIGH, Spool, SpooledRecord, SpoolRecord
 from gridwatch.contracts import Alert, Heartbeat
 from gridwatch.deadletter import DeadLetter
+from gridwatch.backoff import Backoff
 from gridwatch.kafka import make_producer
 from gridwatch.settings import KafkaSettings
 
@@ -52,23 +51,6 @@ PRODUCER_OVERRIDES: dict[str, object] = {
 # Kafka will never take these records, however often they are retried. Left in the spool they
 # would block every record behind them, so they are dropped, counted and logged with their id.
 UNSENDABLE = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError, CorruptRecordError)
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff with jitter; ``reset`` after a success."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.max_s, self.initial_s * 2**self.attempt)
-        self.attempt += 1
-        return delay * random.uniform(0.8, 1.0)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class DeliveryError(Exception):

@@ -12,6 +12,7 @@ import psycopg
 from prometheus_client import CollectorRegistry
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from gridwatch.backoff import Backoff
 from gridwatch.gridmap import load_grid_map, map_version
 from gridwatch.kafka import ensure_topics, make_consumer, make_producer
 from gridwatch.observability import serve_health
@@ -62,15 +63,14 @@ def build_worker(settings: Settings, grids_file: Path | None, registry: Collecto
 
 def run_loop(worker: IngestWorker, stop: threading.Event) -> None:
     """Run batches until ``stop``; on a failed batch, back off, recover and go on."""
-    backoff = 0.5
+    backoff = Backoff(initial_s=0.5, max_s=30.0)
     while not stop.is_set():
         try:
             worker.run_once()
-            backoff = 0.5
+            backoff.reset()
         except Exception:  # noqa: BLE001 - the loop must survive a broker or database outage
             log.exception("batch failed; recovering from the last committed state")
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
+            stop.wait(backoff.next_delay())
             try:
                 worker.recover()
             except Exception:  # noqa: BLE001

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from edge.metrics import EdgeMetrics
-from edge.publisher import Backoff, Publisher
+from edge.publisher import Publisher
+from gridwatch.backoff import Backoff
 from edge.spool import Spool, spool_path
 from gridwatch.contracts import Alert, Heartbeat
 from gridwatch.deadletter import DeadLetter

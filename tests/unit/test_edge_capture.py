@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture import CameraReader, ReconnectDelay, resolve_source
+from edge.capture import CameraReader, resolve_source
+from gridwatch.backoff import Backoff
 from edge.config import CameraConfig
 from edge.metrics import EdgeMetrics
 
@@ -73,7 +74,7 @@ def test_missing_source_is_retried_and_yields_no_frames(tmp_path: Path) -> None:
     metrics = EdgeMetrics()
     seen = threading.Event()
     reader = CameraReader(CAMERA, str(tmp_path / "missing.avi"), lambda cam, at: seen.set(), metrics,
-                          delay=ReconnectDelay(initial_s=0.01, max_s=0.02))
+                          delay=Backoff(initial_s=0.01, max_s=0.02, jitter=0))
     reader.start()
     try:
         reopens = lambda: metrics.registry.get_sample_value("gridwatch_edge_camera_reconnects_total", {"camera": "cam-1"})
@@ -85,7 +86,7 @@ def test_missing_source_is_retried_and_yields_no_frames(tmp_path: Path) -> None:
 
 
 def test_reconnect_delay_doubles_to_its_cap_and_resets() -> None:
-    delay = ReconnectDelay(initial_s=1, max_s=30)
-    assert [delay.next() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    delay = Backoff(initial_s=1, max_s=30, jitter=0)
+    assert [delay.next_delay() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     delay.reset()
-    assert delay.next() == 1
+    assert delay.next_delay() == 1

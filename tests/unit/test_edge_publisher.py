@@ -16,7 +16,8 @@ from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from edge.buttons import new_alert_id
 from edge.metrics import EdgeMetrics
-from edge.publisher import Backoff, DeliveryError, Publisher
+from edge.publisher import DeliveryError, Publisher
+from gridwatch.backoff import Backoff
 from edge.spool import Spool, SpoolRecord
 from gridwatch.contracts import Alert, Heartbeat
 from gridwatch.deadletter import DeadLetter
