@@ -9,12 +9,15 @@ once) and the broker's log ``server.log``; a restart on the same folder keeps ev
 from __future__ import annotations
 
 import base64
+import collections
 import fcntl
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,18 +110,36 @@ def fetch_kafka(home: Path | None = None, out: TextIO | None = None) -> Path:
         print(f"fetching Kafka {KAFKA_VERSION} from Maven Central into {lib} (first run only)", file=out, flush=True)
         shutil.rmtree(lib, ignore_errors=True)
         (home / "pom.xml").write_text(POM)
-        result = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={lib}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0 or not any(lib.glob("kafka_2.13-*.jar")):
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-            raise ServerError(f"fetching Kafka's jars failed (mvn exit code {result.returncode}):\n{output}")
+        code, tail_lines = _run_maven([mvn, "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies",
+                                       f"-DoutputDirectory={lib}"], out)
+        if code != 0 or not any(lib.glob("kafka_2.13-*.jar")):
+            raise ServerError(f"fetching Kafka's jars failed (mvn exit code {code}):\n" + "\n".join(tail_lines))
         (home / _COMPLETE).write_text(KAFKA_VERSION + "\n")
         print(f"Kafka {KAFKA_VERSION} jars ready in {lib}", file=out, flush=True)
     return lib
+
+
+_DOWNLOADED = re.compile(r"^\[INFO\] Downloaded from \S+: \S+ \(([\d.]+) (kB|MB|B)")
+_UNIT = {"B": 1e-6, "kB": 1e-3, "MB": 1.0}
+
+
+def _run_maven(cmd: list[str], out: TextIO, every_s: float = 3.0) -> tuple[int, list[str]]:
+    """Run Maven, printing a progress line (files and MB downloaded) every ``every_s``; return the
+    exit code and the last lines of its output for an error message."""
+    files, megabytes, last_report = 0, 0.0, time.monotonic()
+    tail_lines: collections.deque[str] = collections.deque(maxlen=30)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail_lines.append(line.rstrip())
+            if match := _DOWNLOADED.match(line):
+                files += 1
+                megabytes += float(match.group(1)) * _UNIT[match.group(2)]
+            if time.monotonic() - last_report >= every_s:
+                print(f"  ... {files} files, {megabytes:.1f} MB downloaded", file=out, flush=True)
+                last_report = time.monotonic()
+    print(f"  {files} files, {megabytes:.1f} MB downloaded", file=out, flush=True)
+    return proc.returncode, list(tail_lines)
 
 
 def java_executable() -> str:
@@ -252,7 +273,9 @@ class KafkaServer(ChildServer):
 
 
 def broker_is_up(bootstrap: str) -> bool:
-    from kafka import KafkaAdminClient  # kafka-python logs loudly while a broker starts; keep it quiet
+    from kafka import (
+        KafkaAdminClient,  # kafka-python logs loudly while a broker starts; keep it quiet
+    )
     from kafka.errors import KafkaConfigurationError, KafkaError
 
     kafka_logger = logging.getLogger("kafka")
