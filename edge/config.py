@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from detectors.config import CameraDetectorsConfig
+from detectors.crowd import CrowdZoneConfig
+from detectors.parking import ParkingZoneConfig
 from gridwatch.configfile import load_yaml_model
 from gridwatch.contracts import Latitude, Longitude, Word
 
@@ -63,6 +66,14 @@ class ZoneConfig(ConfigModel):
     )
     lat: Latitude | None = Field(None, description="map position of what the zone looks at")
     lon: Longitude | None = None
+    crowd: CrowdZoneConfig | None = Field(
+        None, description="crowd-gathering rule for this zone (people count and/or ground clusters); off unless set"
+    )
+    parking: ParkingZoneConfig | None = Field(
+        None,
+        description="no-parking rule (dwell limit, time-of-day limits); zones of kind no_parking and fire_lane "
+        "are watched with the defaults when this is left out",
+    )
 
 
 class CameraConfig(ConfigModel):
@@ -77,6 +88,15 @@ class CameraConfig(ConfigModel):
         None, gt=0, description="seconds without a decoded frame before the camera is offline; "
         "defaults to heartbeat.offline_after_s"
     )
+    detectors: CameraDetectorsConfig | None = Field(
+        None, description="video detectors (models, tracking, motion gating, alert timing); none run unless set"
+    )
+
+    @model_validator(mode="after")
+    def _verify(self) -> "CameraConfig":
+        verify_unique_zone_ids(self)
+        verify_clusters_have_calibration(self)
+        return self
 
 
 class SpoolConfig(ConfigModel):
@@ -106,6 +126,21 @@ class SiteConfig(ConfigModel):
 
     def button_by_topic(self) -> dict[str, ButtonConfig]:
         return {b.topic: b for b in self.buttons}
+
+
+def verify_unique_zone_ids(camera: CameraConfig) -> None:
+    ids = [z.id for z in camera.zones]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"camera {camera.id}: zone ids must be unique; repeated: {', '.join(dupes)}")
+
+
+def verify_clusters_have_calibration(camera: CameraConfig) -> None:
+    wants = [z.id for z in camera.zones if z.crowd and z.crowd.cluster_distance_m is not None]
+    if wants and (camera.detectors is None or camera.detectors.calibration is None):
+        raise ValueError(
+            f"camera {camera.id}: crowd.cluster_distance_m (zones {', '.join(wants)}) needs detectors.calibration"
+        )
 
 
 def verify_unique_device_ids(site: SiteConfig) -> None:

@@ -1,0 +1,71 @@
+"""The one interface every detector backend offers: a BGR frame in, ``Detections`` out.
+
+As in frigate's ``detection_api.py``, each backend pairs with its own pydantic config class whose
+``type`` is a literal; ``backends.BackendConfig`` gathers them into a discriminated union, so an
+unknown ``type`` fails when the site file is loaded rather than when a camera starts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.types import Detections
+
+
+class BackendConfigBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="manifest name (models/manifest.yaml) or a path under GRIDWATCH_MODELS_DIR")
+    confidence: float = Field(0.3, ge=0.0, le=1.0, description="boxes scoring below this are dropped")
+    classes: list[str] | None = Field(
+        None, description="keep only these labels (e.g. [person, car]); None keeps all"
+    )
+    threads: int = Field(2, ge=1, le=16, description="CPU threads for inference (edge boxes are small)")
+
+
+class Backend(ABC):
+    """A loaded model. ``detect`` must be safe to call once per frame from one thread."""
+
+    type_key: ClassVar[str]
+    labels: tuple[str, ...]
+
+    def __init__(self, config: BackendConfigBase) -> None:
+        self.config = config
+
+    @abstractmethod
+    def _infer(self, frame_bgr: np.ndarray) -> Detections:
+        """Raw model output decoded to image-pixel Detections (before class/score filters)."""
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        dets = self._infer(frame_bgr).above(self.config.confidence)
+        if self.config.classes is not None:
+            dets = dets.of_classes(set(self.config.classes))
+        return dets
+
+
+def nms(dets: Detections, iou: float) -> Detections:
+    """Class-wise non-maximum suppression (OpenCV's batched NMS)."""
+    if len(dets) == 0:
+        return dets
+    xywh = dets.xyxy.copy()
+    xywh[:, 2:] -= xywh[:, :2]
+    keep = cv2.dnn.NMSBoxesBatched(
+        xywh.tolist(), dets.confidence.tolist(), dets.class_id.tolist(), 0.0, iou
+    )
+    return dets[np.asarray(keep, dtype=np.int64).reshape(-1)]
+
+
+def onnx_session(path: str, threads: int):  # noqa: ANN201 - onnxruntime type stays lazy
+    """An ONNX Runtime CPU session limited to ``threads`` (the edge box is shared)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])

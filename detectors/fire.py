@@ -1,0 +1,155 @@
+"""Fire and smoke: model boxes, kept only if they look and behave like fire over time.
+
+A YOLO fire/smoke model alone fires on night lamps, sunsets and tail lights (seen on this
+project's hard negatives). So each box is verified cheaply before it counts:
+- colour: a fire box must hold enough flame-coloured pixels (red >= green > blue, bright, and
+  saturated), a smoke box enough grey, low-saturation pixels;
+- flicker: between two evaluations, flame pixels inside the box change (flames move; a lamp or a
+  sunset does not), or the fire's area changes;
+- persistence: k of the last n evaluations (``ConfirmConfig``) and ``min_duration_s``.
+Growth (area now / area at confirmation) is reported as an attribute. Pure: boxes and frame in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.confirm import ConfirmConfig, Confirmer
+from detectors.types import AlertDecision, Detections, Phase, TimedFrame
+
+CATEGORY, TYPE = "fire", "fire_smoke"
+FRAME_KEY = "frame"
+
+
+class FireVerifyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_confidence: float = Field(0.35, ge=0, le=1, description="model score a fire/smoke box needs")
+    min_fire_pixels: float = Field(0.08, ge=0, le=1, description="share of flame-coloured pixels a fire box needs")
+    min_smoke_pixels: float = Field(0.35, ge=0, le=1, description="share of grey low-saturation pixels a smoke box needs")
+    min_flicker: float = Field(0.04, ge=0, le=1, description="share of flame pixels that must change between evaluations")
+    min_area_change: float = Field(0.15, ge=0, description="relative change of fire area that also counts as alive")
+
+
+def flame_mask(crop_bgr: np.ndarray) -> np.ndarray:
+    """Flame-coloured pixels: red-dominant, bright, warm (after Chen et al. 2004's RGB rule)."""
+    b, g, r = (crop_bgr[..., i].astype(np.int16) for i in range(3))
+    hsv = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2HSV)
+    s, v = hsv[..., 1].astype(np.int16), hsv[..., 2].astype(np.int16)
+    return (r > 150) & (r >= g) & (g > b) & (v > 150) & (s > 60) & (r - b > 70)
+
+
+def smoke_mask(crop_bgr: np.ndarray) -> np.ndarray:
+    """Smoke-coloured pixels: grey to white-grey, low saturation, neither black nor blown out."""
+    hsv = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2HSV)
+    s, v = hsv[..., 1], hsv[..., 2]
+    return (s < 50) & (v > 70) & (v < 235)
+
+
+def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = np.clip(np.round(box).astype(int), 0, [w, h, w, h])
+    return image[y1:y2, x1:x2]
+
+
+def colour_ok(image: np.ndarray, box: np.ndarray, label: str, cfg: FireVerifyConfig) -> bool:
+    crop = _crop(image, box)
+    if crop.size == 0:
+        return False
+    if label == "fire":
+        return float(flame_mask(crop).mean()) >= cfg.min_fire_pixels
+    return float(smoke_mask(crop).mean()) >= cfg.min_smoke_pixels
+
+
+def flicker(prev: np.ndarray, cur: np.ndarray, box: np.ndarray) -> float:
+    """Share of flame (or, failing those, all) pixels in ``box`` that changed between two frames."""
+    a, b = _crop(prev, box), _crop(cur, box)
+    if a.size == 0 or a.shape != b.shape:
+        return 0.0
+    ma, mb = flame_mask(a), flame_mask(b)
+    union = ma | mb
+    if union.sum() >= 20:
+        return float((ma ^ mb).sum() / union.sum())
+    diff = cv2.absdiff(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY))
+    return float((diff > 15).mean())
+
+
+def verify_image(image: np.ndarray, detections: Detections, cfg: FireVerifyConfig) -> Detections:
+    """Boxes that pass score and colour checks on one image (no time: used for stills too)."""
+    dets = detections.above(cfg.min_confidence)
+    keep = [colour_ok(image, box, name, cfg) for box, name in zip(dets.xyxy, dets.names)]
+    return dets[np.asarray(keep, dtype=bool).reshape(-1)]
+
+
+def area_ratio(detections: Detections, shape: tuple[int, ...]) -> float:
+    """Share of the frame covered by the boxes' union (a rasterised union, boxes overlap)."""
+    h, w = shape[:2]
+    if len(detections) == 0:
+        return 0.0
+    mask = np.zeros((h // 4 + 1, w // 4 + 1), np.uint8)
+    for x1, y1, x2, y2 in (detections.xyxy / 4).astype(int):
+        mask[max(y1, 0) : y2 + 1, max(x1, 0) : x2 + 1] = 1
+    return float(mask.mean())
+
+
+@dataclass
+class FireRule:
+    verify: FireVerifyConfig = field(default_factory=FireVerifyConfig)
+    confirm: ConfirmConfig = field(
+        default_factory=lambda: ConfirmConfig(k=3, n=5, min_duration_s=2.0, clear_s=10.0, cooldown_s=120.0)
+    )
+    _confirmer: Confirmer = field(init=False)
+    _prev: np.ndarray | None = None
+    _prev_area: float | None = None
+    _start_area: float | None = None
+
+    def __post_init__(self) -> None:
+        self._confirmer = Confirmer(self.confirm)
+
+    def alive(self, boxes: Detections, frame: TimedFrame, area: float) -> Detections:
+        """Boxes whose flames flicker, or all of them if the fire's area changed."""
+        if self._prev is None or self._prev.shape != frame.image.shape or len(boxes) == 0:
+            return boxes  # first look: flicker is judged from the next evaluation on
+        if self._prev_area and abs(area - self._prev_area) / self._prev_area >= self.verify.min_area_change:
+            return boxes
+        keep = [flicker(self._prev, frame.image, b) >= self.verify.min_flicker for b in boxes.xyxy]
+        return boxes[np.asarray(keep, dtype=bool)]
+
+    def update(self, detections: Detections, frame: TimedFrame) -> list[AlertDecision]:
+        """Feed one evaluation of the fire model (its boxes on ``frame``)."""
+        coloured = verify_image(frame.image, detections, self.verify)
+        area = area_ratio(coloured, frame.image.shape)
+        verified = self.alive(coloured, frame, area)
+        self._prev, self._prev_area = frame.image, area
+        phase = self._confirmer.step(FRAME_KEY, frame.t, len(verified) > 0)
+        if phase == "start":
+            self._start_area = max(area, 1e-6)
+        if not phase:
+            return []
+        decision = self._decision(phase, verified, area, frame.t)
+        if phase == "end":
+            self._start_area = None
+        return [decision]
+
+    def _decision(self, phase: Phase, boxes: Detections, area: float, t: float) -> AlertDecision:
+        names = boxes.names
+        return AlertDecision(
+            phase=phase,
+            category=CATEGORY,
+            type=TYPE,
+            zone_id=None,
+            episode=f"{TYPE}/{FRAME_KEY}/{self._confirmer.episode(FRAME_KEY)}",
+            t=t,
+            confidence=round(float(boxes.confidence.max()) if len(boxes) else 0.0, 3),
+            attributes={
+                "area_ratio": round(area, 4),
+                "growth": round(area / self._start_area, 2) if self._start_area else 1.0,
+                "fire_boxes": names.count("fire"),
+                "smoke_boxes": names.count("smoke"),
+            },
+            boxes=boxes.xyxy.copy(),
+        )
