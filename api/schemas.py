@@ -117,6 +117,8 @@ class IncidentSummary(BaseModel):
     alert_ids: list[str]
     report_ids: list[str]
     allowed_actions: list[str]
+    outside_grid: bool = False
+    merged_into: str | None = None
 
 
 class IncidentPublic(Incident):

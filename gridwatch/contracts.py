@@ -131,6 +131,8 @@ class Incident(WireModel):
     grid_path: list[str] = Field(default_factory=list)
     members: list[Member] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
+    outside_grid: bool = Field(False, description="the position lies outside every grid of the map")
+    merged_into: str | None = Field(None, description="set when this incident was merged into another")
 
 
 class Heartbeat(WireModel):

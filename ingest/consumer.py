@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime, timedelta
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -32,6 +34,7 @@ from ingest.grids import GridIndex
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+REBUILD_CHUNK = 4096
 
 
 @dataclass
@@ -88,6 +91,7 @@ class IngestWorker:
         self.engine_config = engine_config
         self.metrics = metrics
         self.grid_version: str | None = None
+        self._statuses_at: datetime | None = None
         self.engine = self._restore_engine()
         self._next_grid_check = 0.0
         self.last_poll_ok = time.monotonic()
@@ -103,10 +107,18 @@ class IngestWorker:
         return GridIndex(grid_map)
 
     def _restore_engine(self) -> IncidentEngine:
-        grids = self._load_grids()
+        """Rebuild the engine from stored observations: it does not depend on their order, so
+        feeding them again in event-time order puts it exactly where it was."""
+        engine = IncidentEngine(self._load_grids(), self.engine_config, keep_finished=False)
+        horizon = timedelta(seconds=self.engine_config.max_window_s + self.engine_config.lateness_s)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            state = store.load_engine_state(cur)
-        return IncidentEngine(grids, self.engine_config, state)
+            observations = store.recent_observations(cur, horizon)
+            statuses, self._statuses_at = store.incident_statuses(cur, None)
+        for start in range(0, len(observations), REBUILD_CHUNK):
+            engine.process_batch(observations[start:start + REBUILD_CHUNK])
+        engine.sync_status(statuses)
+        log.info("engine rebuilt", extra={"observations": len(observations), "horizon_s": horizon.total_seconds()})
+        return engine
 
     def recover(self) -> None:
         """After a failed batch: reload the engine from the database and rewind to committed offsets."""
@@ -145,20 +157,20 @@ class IngestWorker:
 
     def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> None:
         index = self.engine.grids
-        grids = [index.assign(o.lat, o.lon) for o in batch.observations]
-        new_ids = store.insert_observations(cur, zip(batch.observations, grids))
-        fresh = [(o, g) for o, g in zip(batch.observations, grids) if o.id in new_ids]
-        self.metrics.duplicates.inc(len(batch.observations) - len(fresh))
+        observations = batch.observations
+        grids = index.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
+        new_ids = store.insert_observations(cur, zip(observations, grids))
+        fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
+        self.metrics.duplicates.inc(len(observations) - len(fresh))
+        statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
+        self.engine.sync_status(statuses)
         result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
-        store.link_members(cur, [(o.observation, o.incident_id) for o in result.outcomes if o.incident_id])
-        store.write_incidents(cur, result.touched.values())
+        store.write_batch_result(cur, result)
         store.write_heartbeats(cur, batch.heartbeats)
         store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
         store.write_dead_letters(cur, batch.dead_letters)
-        store.save_engine_state(cur, self.engine.state)
-        for outcome in result.outcomes:
-            if outcome.created:
-                self.metrics.incidents_raised.labels(outcome.observation.category).inc()
+        for incident_id in result.raised:
+            self.metrics.incidents_raised.labels(result.touched[incident_id].category).inc()
         for letter, *_ in batch.dead_letters:
             self.metrics.dead_letters.labels(letter.source).inc()
 

@@ -8,19 +8,17 @@ state. The consumer commits Kafka offsets only after that transaction commits.
 
 from __future__ import annotations
 
-import json
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
-from gridwatch.contracts import Alert, Heartbeat, HistoryEntry, Incident, Observation, PatrolReport
+from gridwatch.contracts import Alert, Heartbeat, HistoryEntry, Incident, Observation, PatrolReport, parse_observation
 from gridwatch.deadletter import DeadLetter
-from ingest.engine import EngineState
+from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
-
-ENGINE_STATE_NAME = "incident-engine"
 
 ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id", "lat", "lon", "confidence",
                  "grid_id", "grid_path", "payload")
@@ -69,26 +67,36 @@ def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssi
     )
 
 
-def link_members(cur: Cursor, links: list[tuple[Observation, str]]) -> None:
-    """Record which incident each observation joined."""
-    alert_links = [(o.id, i) for o, i in links if isinstance(o, Alert)]
-    report_links = [(o.id, i) for o, i in links if isinstance(o, PatrolReport)]
-    for table, pairs in (("alerts", alert_links), ("reports", report_links)):
-        if pairs:
-            ids, incident_ids = zip(*pairs)
+def link_members(cur: Cursor, incidents: Iterable[Incident]) -> None:
+    """Point every member of each incident at it (earlier members may have waited as candidates)."""
+    pairs = {"alerts": [], "reports": []}  # type: dict[str, list[tuple[str, str]]]
+    for incident in incidents:
+        pairs["alerts"].extend((a, incident.id) for a in incident.alert_ids)
+        pairs["reports"].extend((r, incident.id) for r in incident.report_ids)
+    for table, links in pairs.items():
+        if links:
+            ids, incident_ids = zip(*links)
             cur.execute(
                 f"UPDATE {table} t SET incident_id = l.incident_id FROM unnest(%s::text[], %s::text[]) "
-                f"AS l(id, incident_id) WHERE t.id = l.id",
+                f"AS l(id, incident_id) WHERE t.id = l.id AND t.incident_id IS DISTINCT FROM l.incident_id",
                 (list(ids), list(incident_ids)),
             )
 
 
+def expire_alerts(cur: Cursor, alert_ids: list[str]) -> None:
+    """Alerts of a cluster that was never confirmed: kept and queryable, marked as expired."""
+    if alert_ids:
+        cur.execute("UPDATE alerts SET expired_at = now() WHERE id = ANY(%s) AND incident_id IS NULL", (alert_ids,))
+
+
 INCIDENT_UPSERT = """
 INSERT INTO incidents (id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, last_seen,
-                       alert_ids, report_ids, members, updated_at)
+                       alert_ids, report_ids, members, outside_grid, updated_at)
 VALUES (%(id)s, %(category)s, %(grid_id)s, %(grid_path)s, %(status)s, %(risk)s, %(level)s, %(lat)s, %(lon)s,
-        %(first_seen)s, %(last_seen)s, %(alert_ids)s, %(report_ids)s, %(members)s, now())
+        %(first_seen)s, %(last_seen)s, %(alert_ids)s, %(report_ids)s, %(members)s, %(outside_grid)s, now())
 ON CONFLICT (id) DO UPDATE SET
+    category = EXCLUDED.category, grid_id = EXCLUDED.grid_id, grid_path = EXCLUDED.grid_path,
+    outside_grid = EXCLUDED.outside_grid, merged_into = NULL,
     risk = EXCLUDED.risk, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
     first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
     alert_ids = EXCLUDED.alert_ids, report_ids = EXCLUDED.report_ids, members = EXCLUDED.members,
@@ -106,7 +114,56 @@ def _incident_params(incident: Incident) -> dict[str, Any]:
         "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen, "last_seen": incident.last_seen,
         "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
         "members": Jsonb([m.model_dump(mode="json") for m in incident.members]),
+        "outside_grid": incident.outside_grid,
     }
+
+
+def write_batch_result(cur: Cursor, result: BatchResult) -> None:
+    """Everything the engine decided in one batch: incidents, merges, reopenings, expiries."""
+    write_incidents(cur, result.touched.values())
+    link_members(cur, result.touched.values())
+    for old, new in result.merged.items():
+        merge_incident(cur, old, new)
+    for incident_id in result.reopened:
+        reopen_incident(cur, incident_id)
+    expire_alerts(cur, result.expired)
+
+
+def merge_incident(cur: Cursor, old: str, new: str) -> None:
+    """``old`` lives on as ``new`` (which already holds all its members): mark it and say so."""
+    cur.execute("UPDATE incidents SET merged_into = %s, updated_at = now() WHERE id = %s AND merged_into IS DISTINCT FROM %s "
+                "RETURNING status", (new, old, new))
+    row = cur.fetchone()
+    if row is None:
+        return
+    at = datetime.now(timezone.utc)
+    _append_history(cur, old, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                            reason=f"merged into {new}: the same event")])
+    _append_history(cur, new, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                            reason=f"took over {old}: the same event")])
+    _queue(cur, old)
+
+
+def reopen_incident(cur: Cursor, incident_id: str) -> None:
+    """New evidence for a resolved incident (or a patrol report for a dismissed one) reopens it."""
+    cur.execute("UPDATE incidents SET status = 'open', updated_at = now() WHERE id = %s "
+                "AND status IN ('resolved', 'dismissed') RETURNING status", (incident_id,))
+    if cur.fetchone() is not None:
+        _append_history(cur, incident_id, [HistoryEntry(at=datetime.now(timezone.utc), actor="engine", action="reopen",
+                                                        status="open", reason="new evidence after it was resolved")])
+        _queue(cur, incident_id)
+
+
+def _queue(cur: Cursor, incident_id: str) -> None:
+    """Queue the stored state of an incident for publication on gridwatch.incidents."""
+    cur.execute("SELECT payload FROM incident_outbox WHERE incident_id = %s ORDER BY seq DESC LIMIT 1", (incident_id,))
+    row = cur.fetchone()
+    cur.execute("SELECT status, merged_into FROM incidents WHERE id = %s", (incident_id,))
+    status, merged_into = cur.fetchone()  # type: ignore[misc]
+    if row is not None:
+        payload = {**row[0], "status": status, "merged_into": merged_into,
+                   "history": [h.model_dump(mode="json") for h in _history(cur, incident_id)]}
+        cur.execute("INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)", (incident_id, Jsonb(payload)))
 
 
 def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
@@ -185,15 +242,31 @@ def write_dead_letters(cur: Cursor, letters: list[tuple[DeadLetter, str, int, in
         )
 
 
-def save_engine_state(cur: Cursor, state: EngineState) -> None:
-    cur.execute(
-        "INSERT INTO engine_state (name, state, updated_at) VALUES (%s, %s, now()) "
-        "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
-        (ENGINE_STATE_NAME, Jsonb(state.to_json())),
-    )
+RECENT_SQL = """
+WITH latest AS (SELECT greatest((SELECT max(observed_at) FROM alerts), (SELECT max(reported_at) FROM reports)) AS t),
+     live AS (SELECT id FROM incidents, latest WHERE merged_into IS NULL AND last_seen >= latest.t - %(horizon)s)
+SELECT payload, observed_at AS at, id FROM alerts, latest
+ WHERE observed_at >= latest.t - %(horizon)s OR incident_id IN (SELECT id FROM live)
+UNION ALL
+SELECT payload, reported_at AS at, id FROM reports, latest
+ WHERE reported_at >= latest.t - %(horizon)s OR incident_id IN (SELECT id FROM live)
+ORDER BY at, id
+"""
 
 
-def load_engine_state(cur: Cursor) -> EngineState | None:
-    cur.execute("SELECT state FROM engine_state WHERE name = %s", (ENGINE_STATE_NAME,))
-    row = cur.fetchone()
-    return None if row is None else EngineState.from_json(row[0] if isinstance(row[0], dict) else json.loads(row[0]))
+def recent_observations(cur: Cursor, horizon: timedelta) -> list[Observation]:
+    """What the engine must see again at start to be where it was: every observation within
+    ``horizon`` of the newest, and every member of an incident still within it."""
+    cur.execute(RECENT_SQL, {"horizon": horizon})
+    return [parse_observation(row[0]) for row in cur.fetchall()]
+
+
+def incident_statuses(cur: Cursor, since: datetime | None) -> tuple[dict[str, str], datetime]:
+    """Statuses of incidents changed since ``since`` (all when None), and the time to ask from next."""
+    cur.execute("SELECT now()")
+    now = cur.fetchone()[0]  # type: ignore[index]
+    if since is None:
+        cur.execute("SELECT id, status FROM incidents WHERE merged_into IS NULL")
+    else:
+        cur.execute("SELECT id, status FROM incidents WHERE updated_at >= %s AND merged_into IS NULL", (since,))
+    return dict(cur.fetchall()), now

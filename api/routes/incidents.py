@@ -25,9 +25,10 @@ def get_incidents(
     grid_id: Annotated[str | None, Query(description="this grid or any grid below it")] = None,
     since: Annotated[UtcTime | None, Query(description="last seen at or after, RFC 3339 with zone")] = None,
     until: Annotated[UtcTime | None, Query(description="last seen before, RFC 3339 with zone")] = None,
+    include_merged: Annotated[bool, Query(description="also list incidents merged into another")] = False,
 ) -> Page[IncidentSummary]:
     """Incidents newest ``last_seen`` first. Members and history are left to the detail view."""
-    filters = IncidentFilters(list(status), list(risk), category, grid_id, since, until)
+    filters = IncidentFilters(list(status), list(risk), category, grid_id, since, until, include_merged)
     items, total = list_incidents(conn, filters, paging.limit, paging.offset)
     return Page(items=items, limit=paging.limit, offset=paging.offset, total=total)
 

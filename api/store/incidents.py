@@ -23,7 +23,7 @@ from api.store.sql import Where, grid_clause
 from gridwatch.contracts import Incident
 
 SUMMARY_COLUMNS = ("id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, last_seen, "
-                   "updated_at, alert_ids, report_ids")
+                   "updated_at, alert_ids, report_ids, outside_grid, merged_into")
 FULL_COLUMNS = SUMMARY_COLUMNS + ", members"
 
 
@@ -40,10 +40,12 @@ class IncidentFilters:
     grid_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    include_merged: bool = False
 
     def where(self) -> Where:
         return (
             Where()
+            .add("merged_into IS NULL", hide_merged=None if self.include_merged else True)
             .add("status = ANY(%(status)s)", status=self.status)
             .add("risk = ANY(%(risk)s)", risk=self.risk)
             .add("category = %(category)s", category=self.category)

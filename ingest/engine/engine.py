@@ -1,168 +1,216 @@
-"""The incident engine: observations in, incident changes out. Pure and deterministic.
+"""The incident engine: observations in, incidents out. Pure and deterministic.
 
-It reads no clock and does no I/O: time is the observations' own event time, and the same
-sequence of observations gives the same incidents, whether it comes from Kafka (``ingest``) or
-from a file (``gridwatch replay``).
+It reads no clock and does no I/O. Observations that are evidence of one event (``links.py``)
+form a cluster; a cluster becomes an incident once confirmed (``cluster.py``); an incident is
+computed from its members alone (``render.py``). Because the link relation is symmetric and
+confirmation only grows with members, the incidents do not depend on the order observations arrive
+in, provided each arrives within ``lateness_s`` of the newest event time seen. An incident is named
+after its earliest member; when a late, earlier member or a bridging observation changes that, the
+result reports the old name as merged into the new one.
 
-This first version merges an observation into the nearest active incident of its category within
-the category's radius and time window, and otherwise raises a new incident at once.
+The same engine runs in the live ingest (batch by batch) and in ``gridwatch replay`` (whole file).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
-from gridwatch.contracts import Alert, Incident, Observation, event_time
-from ingest.engine.geo import cell_of, distance_m, neighbour_cells
+from gridwatch.contracts import Incident, Observation
+from ingest.engine.cluster import Cluster
+from ingest.engine.geo import cell_of, neighbour_cells
+from ingest.engine.links import link
+from ingest.engine.observation import Obs, to_obs
+from ingest.engine.render import render
 from ingest.engine.rules import EngineConfig
-from ingest.engine.state import ActiveIncident, EngineState, higher_risk
 from ingest.grids import GridAssignment, GridIndex
 
 Cell = tuple[int, int]
-PRUNE_EVERY = timedelta(seconds=60)
+PRUNE_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the engine did with one observation."""
+    """What the engine did with one observation (``incident_id`` is filled in at the batch's end)."""
 
     observation: Observation
     grid: GridAssignment
-    incident_id: str | None
-    created: bool = False
+    incident_id: str | None = None
     duplicate: bool = False
 
 
 @dataclass
 class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
-    touched: dict[str, Incident] = field(default_factory=dict)  # final state of each changed incident
-
-
-def incident_id_for(observation_id: str) -> str:
-    """An incident's id follows from its first member, so live ingest and replay agree."""
-    return "i-" + hashlib.sha256(observation_id.encode()).hexdigest()[:24]
-
-
-def describe(observation: Observation) -> str:
-    if isinstance(observation, Alert):
-        return f"{observation.type} alert {observation.id} from {observation.device_id} (confidence {observation.confidence:.2f})"
-    return f"patrol report {observation.id} by {observation.worker_id}"
+    touched: dict[str, Incident] = field(default_factory=dict)  # current state of each changed incident
+    merged: dict[str, str] = field(default_factory=dict)  # old incident id -> the id it lives on as
+    reopened: set[str] = field(default_factory=set)  # resolved incidents that new evidence reopened
+    expired: list[str] = field(default_factory=list)  # alert ids of clusters that were never confirmed
+    raised: set[str] = field(default_factory=set)  # incidents confirmed in this batch
 
 
 class IncidentEngine:
-    def __init__(self, grids: GridIndex, config: EngineConfig | None = None, state: EngineState | None = None) -> None:
+    def __init__(self, grids: GridIndex, config: EngineConfig | None = None, keep_finished: bool = True) -> None:
+        """``keep_finished``: remember incidents that can no longer change (replay needs them for
+        its output; the live ingest has stored them already and sets it False to bound memory)."""
         self.grids = grids
+        self._keep_finished = keep_finished
         self.config = config or EngineConfig()
-        self.state = state or EngineState()
-        self._cells: dict[str, dict[Cell, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for incident in self.state.active.values():
-            self._index(incident)
+        self._cell_m = self.config.max_link_m
+        self._cells: dict[Cell, list[Obs]] = defaultdict(list)
+        self._cluster_of: dict[str, Cluster] = {}
+        self._seen: dict[str, float] = {}
+        self.watermark: float | None = None
+        self._next_prune: float | None = None
+        self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
+        self._pending = BatchResult()
+        self._touched: set[Cluster] = set()
+        self._by_incident: dict[str, Cluster] = {}
 
     # -- public -------------------------------------------------------------------------------
     def process_batch(self, observations: list[Observation], grids: list[GridAssignment] | None = None) -> BatchResult:
-        result = BatchResult()
-        for i, observation in enumerate(observations):
-            outcome = self.process(observation, grids[i] if grids else None)
-            result.outcomes.append(outcome)
-            if outcome.incident_id is not None and not outcome.duplicate:
-                result.touched[outcome.incident_id] = self.state.active[outcome.incident_id].to_incident()
-        return result
+        """Handle a batch; return per-observation outcomes and the incidents it changed."""
+        outcomes = [self._process(o, grids[i] if grids else None) for i, o in enumerate(observations)]
+        return self._close_batch(outcomes)
 
-    def process(self, observation: Observation, grid: GridAssignment | None = None) -> Outcome:
-        """Handle one observation; ``grid`` may be passed when the caller already looked it up."""
-        at = event_time(observation)
-        grid = grid or self.grids.assign(observation.lat, observation.lon)
-        if observation.id in self.state.seen:
-            return Outcome(observation, grid, None, duplicate=True)
-        self.state.seen[observation.id] = at
-        self._advance(at)
-        match = self._nearest(observation, at)
-        if match is None:
-            incident = self._raise(observation, at, grid)
-            return Outcome(observation, grid, incident.id, created=True)
-        incident, distance = match
-        self._attach(incident, observation, at, distance)
-        return Outcome(observation, grid, incident.id)
+    def process(self, observation: Observation) -> BatchResult:
+        return self.process_batch([observation])
+
+    def finish(self) -> list[Incident]:
+        """Every incident seen so far (replay's output): the finished ones and those still open to change."""
+        self._close_batch([])
+        live = {id(c): c for c in self._cluster_of.values()}.values()
+        current = [render(c, self.grids, self.config) for c in live if c.confirmed(self.config)]
+        incidents = {**self._finished, **{i.id: i for i in current}}
+        return sorted(incidents.values(), key=lambda i: (i.first_seen, i.id))
+
+    def sync_status(self, statuses: dict[str, str]) -> None:
+        """Tell the engine what dispatchers did (incident id -> status), before the next batch."""
+        for incident_id, status in statuses.items():
+            cluster = self._by_incident.get(incident_id)
+            if cluster is not None and incident_id in cluster.published:
+                cluster.status = status
 
     def replace_grids(self, grids: GridIndex) -> None:
-        """Use a reloaded grid map from the next observation on."""
+        """Use a reloaded grid map from the next incident computed on."""
         self.grids = grids
 
-    # -- matching -----------------------------------------------------------------------------
-    def _nearest(self, observation: Observation, at: datetime) -> tuple[ActiveIncident, float] | None:
-        rule = self.config.rule(observation.category)
-        window = timedelta(seconds=rule.window_s)
-        cells = self._cells[observation.category]
-        best: tuple[float, str] | None = None
-        for cell in neighbour_cells(cell_of(observation.lat, observation.lon, rule.radius_m)):
-            for incident_id in cells.get(cell, ()):
-                incident = self.state.active[incident_id]
-                if not (incident.first_seen - window <= at <= incident.last_seen + window):
+    # -- one observation ----------------------------------------------------------------------
+    def _process(self, observation: Observation, grid: GridAssignment | None) -> Outcome:
+        grid = grid or self.grids.assign(observation.lat, observation.lon)
+        if observation.id in self._seen:
+            return Outcome(observation, grid, duplicate=True)
+        obs = to_obs(observation, self.config)
+        self._seen[obs.id] = obs.t
+        self._advance(obs.t)
+        cluster = self._join(obs)
+        self._touched.add(cluster)
+        return Outcome(observation, grid)
+
+    def _join(self, obs: Obs) -> Cluster:
+        """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
+        linked: list[Cluster] = []
+        for cell in neighbour_cells(cell_of(obs.lat, obs.lon, self._cell_m)):
+            for other in self._cells.get(cell, ()):
+                cluster = self._cluster_of[other.id]
+                if any(cluster is c for c in linked) or cluster.status == "closed":
                     continue
-                d = distance_m(observation.lat, observation.lon, incident.lat, incident.lon)
-                if d <= rule.radius_m and (best is None or (d, incident_id) < best):
-                    best = (d, incident_id)
-        return None if best is None else (self.state.active[best[1]], best[0])
+                if link(obs, other, self.config) is not None:
+                    linked.append(cluster)
+        target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
+        for cluster in linked:
+            if cluster is not target:
+                self._merge(target, cluster)
+        self._reopen_if_resolved(target, obs)
+        target.add(obs, self.config.corroborating)
+        self._cluster_of[obs.id] = target
+        self._cells[cell_of(obs.lat, obs.lon, self._cell_m)].append(obs)
+        return target
 
-    # -- changes ------------------------------------------------------------------------------
-    def _raise(self, observation: Observation, at: datetime, grid: GridAssignment) -> ActiveIncident:
-        rule = self.config.rule(observation.category)
-        incident = ActiveIncident(
-            id=incident_id_for(observation.id), category=observation.category, grid_id=grid.grid_id,
-            grid_path=list(grid.path), lat=observation.lat, lon=observation.lon,
-            first_seen=at, last_seen=at, risk=rule.risk,
-        )
-        self._add_member(incident, observation, rule="first", distance=0.0, gap=0.0)
-        reason = describe(observation) + ("" if grid.grid_id else "; outside every grid of the map")
-        incident.history.append({"at": at, "actor": "engine", "action": "raise", "status": "open", "reason": reason})
-        self.state.active[incident.id] = incident
-        self._index(incident)
-        return incident
+    def _merge(self, target: Cluster, other: Cluster) -> None:
+        target.absorb(other)
+        for member in other.members:
+            self._cluster_of[member.id] = target
+        self._touched.discard(other)
 
-    def _attach(self, incident: ActiveIncident, observation: Observation, at: datetime, distance: float) -> None:
-        gap = max(0.0, (at - incident.last_seen).total_seconds())
-        self._add_member(incident, observation, rule="near", distance=distance, gap=gap)
-        incident.first_seen = min(incident.first_seen, at)
-        incident.last_seen = max(incident.last_seen, at)
-        incident.risk = higher_risk(incident.risk, self.config.rule(observation.category).risk)
+    def _reopen_if_resolved(self, cluster: Cluster, obs: Obs) -> None:
+        """New evidence reopens a resolved incident; only a patrol report reopens a dismissed one."""
+        if cluster.status == "resolved" or (cluster.status == "dismissed" and obs.kind == "report"):
+            cluster.status = "open"
+            self._pending.reopened.update(cluster.published)
 
-    @staticmethod
-    def _add_member(incident: ActiveIncident, observation: Observation, rule: str, distance: float, gap: float) -> None:
-        kind = "alert" if isinstance(observation, Alert) else "report"
-        (incident.alert_ids if kind == "alert" else incident.report_ids).append(observation.id)
-        incident.members.append(
-            {"id": observation.id, "kind": kind, "rule": rule, "distance_m": round(distance, 1), "gap_s": round(gap, 3)}
-        )
+    # -- batch end ----------------------------------------------------------------------------
+    def _close_batch(self, outcomes: list[Outcome]) -> BatchResult:
+        result, self._pending = self._pending, BatchResult()
+        for cluster in self._touched:
+            if cluster.confirmed(self.config):
+                self._publish(cluster, result)
+        self._touched = set()
+        result.outcomes = [self._with_incident(o) for o in outcomes]
+        return result
 
-    # -- bookkeeping --------------------------------------------------------------------------
-    def _index(self, incident: ActiveIncident) -> None:
-        rule = self.config.rule(incident.category)
-        self._cells[incident.category][cell_of(incident.lat, incident.lon, rule.radius_m)].add(incident.id)
+    def _publish(self, cluster: Cluster, result: BatchResult) -> None:
+        incident = render(cluster, self.grids, self.config)
+        if not cluster.published:
+            result.raised.add(incident.id)
+        for old in cluster.published - {incident.id}:
+            result.merged[old] = incident.id
+            result.touched.pop(old, None)
+        result.reopened = {incident.id if i in cluster.published else i for i in result.reopened}
+        for old in cluster.published:
+            self._by_incident.pop(old, None)
+        cluster.published = {incident.id}
+        self._by_incident[incident.id] = cluster
+        if cluster.status != incident.status:
+            incident = incident.model_copy(update={"status": cluster.status})
+        result.touched[incident.id] = incident
 
-    def _advance(self, at: datetime) -> None:
-        """Move the watermark; now and then forget incidents and ids that nothing can join any more.
+    def _with_incident(self, outcome: Outcome) -> Outcome:
+        if outcome.duplicate:
+            return outcome
+        cluster = self._cluster_of.get(outcome.observation.id)
+        incident_id = next(iter(cluster.published), None) if cluster is not None else None
+        return Outcome(outcome.observation, outcome.grid, incident_id)
 
-        Pruning runs on a fixed event-time schedule kept in the state, so a restored engine prunes
-        exactly when an uninterrupted one would.
-        """
-        state = self.state
-        if state.watermark is not None and at <= state.watermark:
+    # -- forgetting ---------------------------------------------------------------------------
+    def _advance(self, t: float) -> None:
+        """Move the watermark; every minute of event time, forget what nothing can link to any more."""
+        if self.watermark is not None and t <= self.watermark:
             return
-        state.watermark = at
-        if state.next_prune is not None and at < state.next_prune:
+        self.watermark = t
+        if self._next_prune is not None and t < self._next_prune:
             return
-        state.next_prune = at + PRUNE_EVERY
-        for incident in [i for i in state.active.values() if self._expired(i, at)]:
-            del state.active[incident.id]
-            rule = self.config.rule(incident.category)
-            self._cells[incident.category][cell_of(incident.lat, incident.lon, rule.radius_m)].discard(incident.id)
-        horizon = at - timedelta(seconds=self.config.dedupe_horizon_s)
-        state.seen = {k: v for k, v in state.seen.items() if v >= horizon}
+        self._next_prune = t + PRUNE_EVERY_S
+        for cell in list(self._cells):
+            self._prune_cell(cell, t)
+        horizon = t - self.config.dedupe_horizon_s
+        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
 
-    def _expired(self, incident: ActiveIncident, now: datetime) -> bool:
-        window = timedelta(seconds=self.config.rule(incident.category).window_s)
-        return incident.last_seen + window < now
+    def _prune_cell(self, cell: Cell, now: float) -> None:
+        keep = []
+        for obs in self._cells[cell]:
+            if obs.t + self.config.rule(obs.category).window_s + self.config.lateness_s >= now:
+                keep.append(obs)
+                continue
+            cluster = self._cluster_of[obs.id]
+            cluster.live -= 1
+            if cluster.live == 0:
+                self._retire(cluster)
+        if keep:
+            self._cells[cell] = keep
+        else:
+            del self._cells[cell]
+
+    def _retire(self, cluster: Cluster) -> None:
+        """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""
+        if cluster.confirmed(self.config):
+            if self._keep_finished:
+                incident = render(cluster, self.grids, self.config)
+                self._finished[incident.id] = incident
+        else:
+            self._pending.expired.extend(o.id for o in cluster.members if o.kind == "alert")
+        for member in cluster.members:
+            del self._cluster_of[member.id]
+        for incident_id in cluster.published:
+            self._by_incident.pop(incident_id, None)
+        self._touched.discard(cluster)

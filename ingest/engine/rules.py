@@ -1,5 +1,9 @@
-"""Per-category rules of the incident engine: how far and how long observations merge, and the
-risk colour an incident starts with. Data, not code: loadable from YAML (configs/engine.yaml)."""
+"""The incident engine's rules, per category: how far and how long observations are one event,
+when a cluster of machine alerts is confirmed, and the risk colour it starts with.
+
+Data, not code: the defaults below can be overridden from YAML (``--engine-config``); the README
+explains the reasoning behind each default.
+"""
 
 from __future__ import annotations
 
@@ -11,36 +15,71 @@ from gridwatch.configfile import load_yaml_model
 from gridwatch.contracts import Risk
 
 
-class CategoryRule(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    radius_m: float = Field(gt=0, description="observations this close (metres) may be one event")
-    window_s: float = Field(gt=0, description="gap after an incident's last observation within which it still merges")
-    risk: Risk = Field(description="risk colour of a newly raised incident")
 
+class Confirmation(Frozen):
+    """When a cluster of machine alerts becomes an incident. Any one condition suffices; each only
+    ever turns true as members join, so the outcome does not depend on arrival order."""
+
+    immediate_confidence: float = Field(1.01, description="a single alert at or above this confidence confirms")
+    min_alerts: int = Field(3, ge=1, description="this many alerts ...")
+    min_duration_s: float = Field(60.0, ge=0, description="... spanning at least this long, confirm")
+    min_devices: int = Field(2, ge=1, description="this many independent devices confirm")
+    by_report: bool = Field(True, description="a patrol report in the cluster confirms")
+
+
+class CategoryRule(Frozen):
+    radius_m: float = Field(gt=0, description="observations this close (plus their position uncertainty) may be one event")
+    window_s: float = Field(gt=0, description="largest gap between two observations of one event")
+    risk: Risk = Field(description="risk colour before severity attributes raise it")
+    confirm: Confirmation = Confirmation()
+    track_separation_m: float = Field(
+        0.0, ge=0, description="two tracks of one camera further apart than this are different objects (0: ignore tracks)"
+    )
+
+
+IMMEDIATE = Confirmation(immediate_confidence=0.0)
 
 DEFAULT_RULES: dict[str, CategoryRule] = {
-    # Fire: several cameras and a patrol see one fire from tens of metres apart; smoke lingers.
-    "fire": CategoryRule(radius_m=150, window_s=3600, risk="red"),
-    # One-key alarms: repeated presses at one gate are one call for help.
-    "alarm": CategoryRule(radius_m=60, window_s=900, risk="orange"),
-    "crowd": CategoryRule(radius_m=80, window_s=1800, risk="yellow"),
-    # Parking: a car is a point; neighbouring bays are separate cars.
-    "parking": CategoryRule(radius_m=15, window_s=3600, risk="blue"),
-    "device": CategoryRule(radius_m=5, window_s=6 * 3600, risk="blue"),
-    "hazard": CategoryRule(radius_m=50, window_s=4 * 3600, risk="yellow"),
-    "dispute": CategoryRule(radius_m=50, window_s=2 * 3600, risk="yellow"),
-    "other": CategoryRule(radius_m=30, window_s=3600, risk="green"),
+    # Several cameras and a patrol see one fire from tens of metres apart, and smoke lingers; a fire
+    # is raised at once unless the detector itself is unsure.
+    "fire": CategoryRule(radius_m=120, window_s=1800, risk="red",
+                         confirm=Confirmation(immediate_confidence=0.6, min_alerts=2, min_duration_s=0)),
+    # A one-key alarm is a person asking for help: raised at once; repeated presses are one call.
+    "alarm": CategoryRule(radius_m=60, window_s=900, risk="orange", confirm=IMMEDIATE),
+    "crowd": CategoryRule(radius_m=60, window_s=900, risk="yellow",
+                          confirm=Confirmation(immediate_confidence=0.95, min_alerts=3, min_duration_s=120)),
+    # A car is a point: neighbouring bays are different cars, told apart by their tracks.
+    "parking": CategoryRule(radius_m=15, window_s=2400, risk="blue", track_separation_m=2.0,
+                            confirm=Confirmation(immediate_confidence=0.95, min_alerts=2, min_duration_s=240)),
+    "device": CategoryRule(radius_m=5, window_s=6 * 3600, risk="blue", confirm=IMMEDIATE),
+    "hazard": CategoryRule(radius_m=40, window_s=3 * 3600, risk="yellow", confirm=IMMEDIATE),
+    "dispute": CategoryRule(radius_m=40, window_s=2 * 3600, risk="yellow", confirm=IMMEDIATE),
+    "other": CategoryRule(radius_m=30, window_s=3600, risk="green", confirm=IMMEDIATE),
 }
-FALLBACK_RULE = CategoryRule(radius_m=30, window_s=3600, risk="green")
+FALLBACK_RULE = CategoryRule(radius_m=30, window_s=3600, risk="green", confirm=IMMEDIATE)
 
 
-class EngineConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Uncertainty(Frozen):
+    """Position error (metres, one sigma) when an observation does not state its own ``accuracy_m``."""
 
+    camera_m: float = 5.0
+    button_m: float = 3.0
+    report_m: float = 15.0
+    max_m: float = Field(50.0, description="no stated accuracy widens a match by more than this")
+
+
+class EngineConfig(Frozen):
     rules: dict[str, CategoryRule] = Field(default_factory=lambda: dict(DEFAULT_RULES))
-    dedupe_horizon_s: float = Field(
-        86400, gt=0, description="how long an observation id is remembered to drop a re-sent copy"
+    uncertainty: Uncertainty = Uncertainty()
+    lateness_s: float = Field(
+        7200, ge=0, description="how late an observation may arrive and still be merged exactly as if on time"
+    )
+    dedupe_horizon_s: float = Field(86400, gt=0, description="how long an id is remembered to drop a re-sent copy")
+    corroborating: tuple[str, ...] = Field(
+        ("alarm",), description="categories that join a nearby incident of another category instead of opening one"
     )
 
     def rule(self, category: str) -> CategoryRule:
@@ -49,6 +88,10 @@ class EngineConfig(BaseModel):
     @property
     def max_window_s(self) -> float:
         return max(r.window_s for r in self.rules.values())
+
+    @property
+    def max_link_m(self) -> float:
+        return max(r.radius_m for r in self.rules.values()) + 2 * self.uncertainty.max_m
 
 
 def load_engine_config(path: Path | None) -> EngineConfig:

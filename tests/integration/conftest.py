@@ -11,12 +11,14 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from gridwatch.kafka import ensure_topics
@@ -53,9 +55,29 @@ def servers_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _warm_group_coordinator(bootstrap: str, timeout_s: float = 120.0) -> None:
+    """Join a throwaway group once: a fresh broker's first join waits for ``__consumer_offsets`` to
+    be created and loaded (NotCoordinator for up to tens of seconds on a busy 2-core machine), and
+    that wait belongs to the session's setup, not to whichever test happens to run first."""
+    topic = "gridwatch.warmup"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="gridwatch-warmup")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=500)
+    finally:
+        consumer.close()
+
+
 @pytest.fixture(scope="session")
 def kafka_server(servers_dir: Path) -> Iterator[KafkaServer]:
     server = _started(KafkaServer(servers_dir))
+    _warm_group_coordinator(server.bootstrap)
     yield server
     server.stop()
 

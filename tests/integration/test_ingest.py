@@ -88,12 +88,12 @@ def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(setting
 
 
 def _stream(n_events: int) -> list[Alert]:
-    """Alerts of many separate events, each seen three times, spread over the sample district."""
+    """Alerts of many separate parked cars, each seen three times over six minutes (enough to confirm)."""
     alerts = []
     for e in range(n_events):
         dlat, dlon = (e % 10) * 150 * M, (e // 10 % 10) * 150 * M
         for k in range(3):
-            alerts.append(alert_factory("parking", minutes=e * 1.0 + k * 0.1, dlat=dlat - 1500 * M + k * M,
+            alerts.append(alert_factory("parking", minutes=e * 1.0 + k * 3.0, dlat=dlat - 1500 * M + k * M,
                                         dlon=dlon - 500 * M, device_id=f"cam-{e % 7}", confidence=0.8))
     return alerts
 

@@ -1,0 +1,85 @@
+"""Groups of linked observations (connected components) and the monotone facts about them.
+
+Every fact kept here (count, devices, span, strongest confidence, a report among them) only grows
+as members join, so whether a group is confirmed does not depend on the order members arrived in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.engine.observation import Obs
+from ingest.engine.rules import EngineConfig
+
+@dataclass(eq=False)
+class Cluster:
+    members: list[Obs] = field(default_factory=list)
+    alert_sources: set[str] = field(default_factory=set)
+    has_report: bool = False
+    max_confidence: float = 0.0
+    first_alert_t: float | None = None
+    last_alert_t: float | None = None
+    alerts: int = 0
+    live: int = 0  # members still in the spatial index (able to link with newcomers)
+    published: set[str] = field(default_factory=set)  # incident ids this group was stored under
+    status: str = "open"
+    first_any: tuple[tuple[float, str], str] | None = None  # (key, category) of the earliest member
+    first_primary: tuple[tuple[float, str], str] | None = None  # ... of the earliest non-corroborating one
+
+    def add(self, obs: Obs, corroborating: tuple[str, ...] = ()) -> None:
+        self.members.append(obs)
+        self.live += 1
+        mark = (obs.key, obs.category)
+        self.first_any = min(self.first_any or mark, mark)
+        if obs.category not in corroborating:
+            self.first_primary = min(self.first_primary or mark, mark)
+        if obs.kind == "report":
+            self.has_report = True
+            return
+        self.alerts += 1
+        self.alert_sources.add(obs.source)
+        self.max_confidence = max(self.max_confidence, obs.confidence)
+        self.first_alert_t = obs.t if self.first_alert_t is None else min(self.first_alert_t, obs.t)
+        self.last_alert_t = obs.t if self.last_alert_t is None else max(self.last_alert_t, obs.t)
+
+    def absorb(self, other: "Cluster") -> None:
+        """Take over ``other``'s members and facts (``other`` is then discarded)."""
+        self.members.extend(other.members)
+        self.live += other.live
+        self.alert_sources |= other.alert_sources
+        self.has_report = self.has_report or other.has_report
+        self.max_confidence = max(self.max_confidence, other.max_confidence)
+        self.alerts += other.alerts
+        for t in (other.first_alert_t, other.last_alert_t):
+            if t is not None:
+                self.first_alert_t = t if self.first_alert_t is None else min(self.first_alert_t, t)
+                self.last_alert_t = t if self.last_alert_t is None else max(self.last_alert_t, t)
+        self.published |= other.published
+        self.status = most_active(self.status, other.status)
+        for name in ("first_any", "first_primary"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, min(x for x in (mine, theirs) if x is not None) if (mine or theirs) else None)
+
+    @property
+    def category(self) -> str:
+        """The category of the earliest non-corroborating member (an alarm near a fire is a fire)."""
+        mark = self.first_primary or self.first_any
+        assert mark is not None, "an empty cluster has no category"
+        return mark[1]
+
+    def confirmed(self, config: EngineConfig) -> bool:
+        c = config.rule(self.category).confirm
+        if self.has_report and (c.by_report or self.alerts == 0):
+            return True
+        if self.max_confidence >= c.immediate_confidence or len(self.alert_sources) >= c.min_devices:
+            return True
+        span = (self.last_alert_t or 0.0) - (self.first_alert_t or 0.0)
+        return self.alerts >= c.min_alerts and span >= c.min_duration_s
+
+
+STATUS_PRIORITY = ("in_progress", "assigned", "open", "resolved", "closed", "dismissed")
+
+
+def most_active(a: str, b: str) -> str:
+    """When two incidents merge, the one being worked on sets the status of the result."""
+    return a if STATUS_PRIORITY.index(a) <= STATUS_PRIORITY.index(b) else b

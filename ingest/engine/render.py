@@ -1,0 +1,109 @@
+"""A cluster as the contract Incident, computed from its members in canonical order only.
+
+Everything here (id, position, grid, risk, why each member joined, when it was confirmed) is a
+function of the set of members, so live ingest and replay, and any arrival order within the
+lateness, give the same incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from gridwatch.contracts import HistoryEntry, Incident, Member
+from ingest.engine.cluster import Cluster
+from ingest.engine.links import link
+from ingest.engine.observation import Obs
+from ingest.engine.rules import EngineConfig
+from ingest.grids import GridIndex
+
+RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
+WHY_LOOKBACK = 256  # members searched for the reason a member joined
+
+
+def incident_id_for(observation_id: str) -> str:
+    """An incident is named after its earliest member, so every run names it the same."""
+    return "i-" + hashlib.sha256(observation_id.encode()).hexdigest()[:24]
+
+
+def raise_risk(risk: str, steps: int = 1) -> str:
+    return RISK_ORDER[min(len(RISK_ORDER) - 1, RISK_ORDER.index(risk) + steps)]
+
+
+def member_risk(obs: Obs, config: EngineConfig) -> str:
+    """Risk colour one observation calls for: the category's, raised by severity attributes."""
+    risk = config.rule(obs.category).risk
+    s = obs.severity
+    if obs.category == "fire" and obs.type == "smoke" and float(s.get("area_ratio", 0)) < 0.05:
+        return "orange"
+    if obs.category == "crowd":
+        count = float(s.get("count", 0))
+        return raise_risk(risk, (count >= 30) + (count >= 80))
+    if obs.category == "parking":
+        return raise_risk(risk, (s.get("zone_kind") == "fire_lane") + (float(s.get("dwell_s", 0)) >= 7200))
+    return risk
+
+
+def _time(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def _why(members: list[Obs], i: int, config: EngineConfig) -> Member:
+    obs = members[i]
+    kind = "alert" if obs.kind == "alert" else "report"
+    if i == 0:
+        return Member(id=obs.id, kind=kind, rule="first", distance_m=0.0, gap_s=0.0)
+    candidates = [*range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1), *range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))]
+    best = None
+    for j in candidates:
+        found = link(obs, members[j], config)
+        if found is not None and (best is None or found.distance_m < best.distance_m):
+            best = found
+    if best is None:  # joined through a chain longer than the lookback
+        return Member(id=obs.id, kind=kind, rule="chain")
+    return Member(id=obs.id, kind=kind, rule=best.rule, distance_m=round(best.distance_m, 1), gap_s=round(best.gap_s, 3))
+
+
+def _confirmation(members: list[Obs], config: EngineConfig) -> tuple[Obs, str]:
+    """The member whose arrival (in event-time order) confirmed the cluster, and why."""
+    probe = Cluster()
+    for obs in members:
+        probe.add(obs, config.corroborating)
+        if probe.confirmed(config):
+            break
+    if obs.kind == "report" and probe.alerts == 0:
+        return obs, f"patrol report {obs.id} by {obs.source}"
+    if probe.alerts == 1:
+        return obs, f"{obs.type} alert {obs.id} from {obs.source} (confidence {obs.confidence:.2f})"
+    return obs, (f"confirmed by {probe.alerts} alerts from {len(probe.alert_sources)} device(s)"
+                 f"{' and a patrol report' if probe.has_report else ''} over "
+                 f"{(probe.last_alert_t or obs.t) - (probe.first_alert_t or obs.t):.0f} s")
+
+
+def _centroid(members: list[Obs]) -> tuple[float, float]:
+    """Position weighted by precision (1/sigma^2), summed in canonical order and rounded (~1 cm)."""
+    wsum = lat = lon = 0.0
+    for obs in members:
+        w = 1.0 / max(obs.sigma_m, 0.5) ** 2
+        wsum += w
+        lat += w * obs.lat
+        lon += w * obs.lon
+    return round(lat / wsum, 7), round(lon / wsum, 7)
+
+
+def render(cluster: Cluster, grids: GridIndex, config: EngineConfig) -> Incident:
+    members = sorted(cluster.members, key=lambda o: o.key)
+    lat, lon = _centroid(members)
+    grid = grids.assign(lat, lon)
+    confirmer, reason = _confirmation(members, config)
+    if grid.outside:
+        reason += "; outside every grid of the map"
+    risk = max((member_risk(o, config) for o in members), key=RISK_ORDER.index)
+    return Incident(
+        id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
+        risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
+        alert_ids=[o.id for o in members if o.kind == "alert"], report_ids=[o.id for o in members if o.kind == "report"],
+        grid_path=list(grid.path), members=[_why(members, i, config) for i in range(len(members))],
+        history=[HistoryEntry(at=_time(confirmer.t), actor="engine", action="raise", status="open", reason=reason)],
+        outside_grid=grid.outside,
+    )
