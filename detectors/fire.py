@@ -28,8 +28,11 @@ FRAME_KEY = "frame"
 class FireVerifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_confidence: float = Field(0.35, ge=0, le=1, description="model score a fire/smoke box needs")
-    min_fire_pixels: float = Field(0.08, ge=0, le=1, description="share of flame-coloured pixels a fire box needs")
+    min_confidence: float = Field(0.35, ge=0, le=1, description="model score a fire box needs")
+    min_smoke_confidence: float = Field(
+        0.4, ge=0, le=1, description="model score a smoke box needs (grey haze fools the model more often)"
+    )
+    min_fire_pixels: float = Field(0.02, ge=0, le=1, description="share of flame-coloured pixels a fire box needs")
     min_smoke_pixels: float = Field(0.35, ge=0, le=1, description="share of grey low-saturation pixels a smoke box needs")
     min_flicker: float = Field(0.04, ge=0, le=1, description="share of flame pixels that must change between evaluations")
     min_area_change: float = Field(0.15, ge=0, description="relative change of fire area that also counts as alive")
@@ -65,23 +68,28 @@ def colour_ok(image: np.ndarray, box: np.ndarray, label: str, cfg: FireVerifyCon
     return float(smoke_mask(crop).mean()) >= cfg.min_smoke_pixels
 
 
-def flicker(prev: np.ndarray, cur: np.ndarray, box: np.ndarray) -> float:
-    """Share of flame (or, failing those, all) pixels in ``box`` that changed between two frames."""
+def flicker(prev: np.ndarray, cur: np.ndarray, box: np.ndarray, delta: int = 20) -> float:
+    """Share of flame pixels in ``box`` (all pixels if it holds few) whose brightness changed by
+    more than ``delta`` grey levels between two frames: flames and drifting smoke do, a lamp, a
+    sunset or a parked tail light do not, and sensor noise (a few levels) does not count."""
     a, b = _crop(prev, box), _crop(cur, box)
     if a.size == 0 or a.shape != b.shape:
         return 0.0
-    ma, mb = flame_mask(a), flame_mask(b)
-    union = ma | mb
+    changed = cv2.absdiff(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)) > delta
+    union = flame_mask(a) | flame_mask(b)
     if union.sum() >= 20:
-        return float((ma ^ mb).sum() / union.sum())
-    diff = cv2.absdiff(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY))
-    return float((diff > 15).mean())
+        return float(changed[union].mean())
+    return float(changed.mean())
 
 
 def verify_image(image: np.ndarray, detections: Detections, cfg: FireVerifyConfig) -> Detections:
     """Boxes that pass score and colour checks on one image (no time: used for stills too)."""
-    dets = detections.above(cfg.min_confidence)
-    keep = [colour_ok(image, box, name, cfg) for box, name in zip(dets.xyxy, dets.names)]
+    dets = detections.above(min(cfg.min_confidence, cfg.min_smoke_confidence))
+    floor = {"fire": cfg.min_confidence, "smoke": cfg.min_smoke_confidence}
+    keep = [
+        c >= floor.get(name, 1.0) and colour_ok(image, box, name, cfg)
+        for box, name, c in zip(dets.xyxy, dets.names, dets.confidence)
+    ]
     return dets[np.asarray(keep, dtype=bool).reshape(-1)]
 
 

@@ -26,6 +26,9 @@ class UltralyticsConfig(BackendConfigBase):
     imgsz: int = Field(640, ge=64, le=2048, description="inference size; 320 is ~3x faster on CPU, sees less")
     iou: float = Field(0.5, gt=0.0, le=1.0, description="NMS IoU inside ultralytics")
     own_tracker: bool = Field(False, description="let ultralytics' ByteTrack assign track ids (model.track)")
+    labels: list[str] | None = Field(
+        None, description="class names by class id, overriding the manifest's and the checkpoint's own"
+    )
 
 
 def load_yolo(path: str) -> Any:
@@ -45,11 +48,10 @@ class UltralyticsBackend(Backend):
 
     def __init__(self, config: UltralyticsConfig) -> None:
         super().__init__(config)
-        path, _ = resolve(config.model)
+        path, spec = resolve(config.model)
         self.model = load_yolo(str(path))
         _limit_torch_threads(config.threads)
-        names = self.model.names
-        self.labels = tuple(str(names[i]).lower() for i in sorted(names))
+        self.labels = pick_labels(config.labels, spec.labels if spec else None, self.model.names)
 
     def _infer(self, frame_bgr: np.ndarray) -> Detections:
         c: UltralyticsConfig = self.config  # type: ignore[assignment]
@@ -70,6 +72,14 @@ class UltralyticsBackend(Backend):
         return Detections.from_arrays(
             xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(np.int32), self.labels, tid
         )
+
+
+def pick_labels(configured: list[str] | None, manifest: Any, checkpoint: dict[int, str]) -> tuple[str, ...]:
+    """Site config first, then the manifest (which corrects checkpoints saved with wrong names), then the checkpoint."""
+    if configured:
+        return tuple(configured)
+    names = manifest if isinstance(manifest, dict) else checkpoint
+    return tuple(str(names[i]).lower() for i in sorted(names))
 
 
 def _limit_torch_threads(threads: int) -> None:
