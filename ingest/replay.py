@@ -76,7 +76,7 @@ def _run_chunk(engine: IncidentEngine, chunk: list[Observation], summary: Replay
     if not chunk:
         return
     grids = engine.grids.assign_many(np.array([o.lat for o in chunk]), np.array([o.lon for o in chunk]))
-    result = engine.process_batch(chunk, grids)
+    result = engine.process_batch(chunk, grids, publish=False)
     summary.observations += len(chunk)
     summary.duplicates += sum(o.duplicate for o in result.outcomes)
     summary.outside_grids += sum(o.grid.outside for o in result.outcomes)

@@ -14,7 +14,7 @@ from ingest.engine.rules import EngineConfig
 @dataclass(eq=False)
 class Cluster:
     members: list[Obs] = field(default_factory=list)
-    alert_sources: set[str] = field(default_factory=set)
+    alert_sources: dict[str, float] = field(default_factory=dict)  # device -> its strongest alert
     has_report: bool = False
     max_confidence: float = 0.0
     first_alert_t: float | None = None
@@ -37,7 +37,7 @@ class Cluster:
             self.has_report = True
             return
         self.alerts += 1
-        self.alert_sources.add(obs.source)
+        self.alert_sources[obs.source] = max(self.alert_sources.get(obs.source, 0.0), obs.confidence)
         self.max_confidence = max(self.max_confidence, obs.confidence)
         self.first_alert_t = obs.t if self.first_alert_t is None else min(self.first_alert_t, obs.t)
         self.last_alert_t = obs.t if self.last_alert_t is None else max(self.last_alert_t, obs.t)
@@ -46,7 +46,8 @@ class Cluster:
         """Take over ``other``'s members and facts (``other`` is then discarded)."""
         self.members.extend(other.members)
         self.live += other.live
-        self.alert_sources |= other.alert_sources
+        for source, confidence in other.alert_sources.items():
+            self.alert_sources[source] = max(self.alert_sources.get(source, 0.0), confidence)
         self.has_report = self.has_report or other.has_report
         self.max_confidence = max(self.max_confidence, other.max_confidence)
         self.alerts += other.alerts
@@ -71,7 +72,9 @@ class Cluster:
         c = config.rule(self.category).confirm
         if self.has_report and (c.by_report or self.alerts == 0):
             return True
-        if self.max_confidence >= c.immediate_confidence or len(self.alert_sources) >= c.min_devices:
+        if self.max_confidence >= c.immediate_confidence:
+            return True
+        if sum(conf >= c.device_confidence for conf in self.alert_sources.values()) >= c.min_devices:
             return True
         span = (self.last_alert_t or 0.0) - (self.first_alert_t or 0.0)
         return self.alerts >= c.min_alerts and span >= c.min_duration_s

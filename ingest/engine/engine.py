@@ -26,7 +26,8 @@ from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
 Cell = tuple[int, int]
-PRUNE_EVERY_S = 60.0
+Key = tuple[str, Cell]  # (category, cell) of the spatial index
+PRUNE_EVERY_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ class IncidentEngine:
         self.grids = grids
         self._keep_finished = keep_finished
         self.config = config or EngineConfig()
-        self._cell_m = self.config.max_link_m
-        self._cells: dict[Cell, list[Obs]] = defaultdict(list)
+        self._cell_m = {c: self._cell_size(c) for c in self.config.rules}
+        self._cells: dict[Key, list[Obs]] = defaultdict(list)
+        self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._cluster_of: dict[str, Cluster] = {}
         self._seen: dict[str, float] = {}
         self.watermark: float | None = None
@@ -68,10 +70,13 @@ class IncidentEngine:
         self._by_incident: dict[str, Cluster] = {}
 
     # -- public -------------------------------------------------------------------------------
-    def process_batch(self, observations: list[Observation], grids: list[GridAssignment] | None = None) -> BatchResult:
-        """Handle a batch; return per-observation outcomes and the incidents it changed."""
+    def process_batch(self, observations: list[Observation], grids: list[GridAssignment] | None = None,
+                      publish: bool = True) -> BatchResult:
+        """Handle a batch; return per-observation outcomes and the incidents it changed.
+
+        ``publish=False`` (replay) skips computing the changed incidents: ``finish`` computes them all once."""
         outcomes = [self._process(o, grids[i] if grids else None) for i, o in enumerate(observations)]
-        return self._close_batch(outcomes)
+        return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:
         return self.process_batch([observation])
@@ -95,6 +100,34 @@ class IncidentEngine:
         """Use a reloaded grid map from the next incident computed on."""
         self.grids = grids
 
+    # -- spatial index: one grid of cells per category ------------------------------------------
+    def _cell_size(self, category: str) -> float:
+        """Large enough that anything ``category`` links to, including corroborations, is in the 3x3 block."""
+        c = self.config
+        radii = [c.rule(category).radius_m]
+        if category in c.corroborated or category in c.corroborating:
+            radii += [c.rule(x).radius_m for x in c.corroborating]
+        return max(radii) + 2 * c.uncertainty.max_m
+
+    def _key(self, category: str, lat: float, lon: float) -> Key:
+        size = self._cell_m.get(category) or self._cell_m.setdefault(category, self._cell_size(category))
+        return category, cell_of(lat, lon, size)
+
+    def _candidates(self, obs: Obs) -> list[Obs]:
+        """Observations ``obs`` might link to: its own category's cells, and corroboration partners'."""
+        c = self.config
+        categories = [obs.category]
+        if obs.category in c.corroborating:
+            categories += [x for x in c.corroborated if x != obs.category]
+        if obs.category in c.corroborated:
+            categories += [x for x in c.corroborating if x != obs.category]
+        found: list[Obs] = []
+        for category in categories:
+            _, cell = self._key(category, obs.lat, obs.lon)
+            for neighbour in neighbour_cells(cell):
+                found.extend(self._cells.get((category, neighbour), ()))
+        return found
+
     # -- one observation ----------------------------------------------------------------------
     def _process(self, observation: Observation, grid: GridAssignment | None) -> Outcome:
         grid = grid or self.grids.assign(observation.lat, observation.lon)
@@ -110,13 +143,12 @@ class IncidentEngine:
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         linked: list[Cluster] = []
-        for cell in neighbour_cells(cell_of(obs.lat, obs.lon, self._cell_m)):
-            for other in self._cells.get(cell, ()):
-                cluster = self._cluster_of[other.id]
-                if any(cluster is c for c in linked) or cluster.status == "closed":
-                    continue
-                if link(obs, other, self.config) is not None:
-                    linked.append(cluster)
+        for other in self._candidates(obs):
+            cluster = self._cluster_of[other.id]
+            if any(cluster is c for c in linked) or cluster.status == "closed":
+                continue
+            if link(obs, other, self.config) is not None:
+                linked.append(cluster)
         target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
         for cluster in linked:
             if cluster is not target:
@@ -124,8 +156,15 @@ class IncidentEngine:
         self._reopen_if_resolved(target, obs)
         target.add(obs, self.config.corroborating)
         self._cluster_of[obs.id] = target
-        self._cells[cell_of(obs.lat, obs.lon, self._cell_m)].append(obs)
+        key = self._key(obs.category, obs.lat, obs.lon)
+        self._cells[key].append(obs)
+        expiry = self._expiry(obs)
+        self._cell_expiry[key] = min(self._cell_expiry.get(key, expiry), expiry)
         return target
+
+    def _expiry(self, obs: Obs) -> float:
+        """When nothing arriving within the lateness can link to ``obs`` any more."""
+        return obs.t + self.config.rule(obs.category).window_s + self.config.lateness_s
 
     def _merge(self, target: Cluster, other: Cluster) -> None:
         target.absorb(other)
@@ -181,15 +220,15 @@ class IncidentEngine:
         if self._next_prune is not None and t < self._next_prune:
             return
         self._next_prune = t + PRUNE_EVERY_S
-        for cell in list(self._cells):
-            self._prune_cell(cell, t)
+        for key in [k for k, expiry in self._cell_expiry.items() if expiry < t]:
+            self._prune_cell(key, t)
         horizon = t - self.config.dedupe_horizon_s
         self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
 
-    def _prune_cell(self, cell: Cell, now: float) -> None:
+    def _prune_cell(self, key: Key, now: float) -> None:
         keep = []
-        for obs in self._cells[cell]:
-            if obs.t + self.config.rule(obs.category).window_s + self.config.lateness_s >= now:
+        for obs in self._cells[key]:
+            if self._expiry(obs) >= now:
                 keep.append(obs)
                 continue
             cluster = self._cluster_of[obs.id]
@@ -197,9 +236,11 @@ class IncidentEngine:
             if cluster.live == 0:
                 self._retire(cluster)
         if keep:
-            self._cells[cell] = keep
+            self._cells[key] = keep
+            self._cell_expiry[key] = min(self._expiry(o) for o in keep)
         else:
-            del self._cells[cell]
+            del self._cells[key]
+            del self._cell_expiry[key]
 
     def _retire(self, cluster: Cluster) -> None:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""

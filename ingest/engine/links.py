@@ -24,7 +24,7 @@ def link_rule(a: Obs, b: Obs, config: EngineConfig) -> tuple[CategoryRule, bool]
     if "device" in (a.category, b.category):
         return None
     for one, other in ((a, b), (b, a)):
-        if one.category in config.corroborating and other.category not in config.corroborating:
+        if one.category in config.corroborating and other.category in config.corroborated:
             return config.rule(one.category), True
     return None
 

@@ -42,7 +42,8 @@ def to_obs(observation: Observation, config: EngineConfig) -> Obs:
     u = config.uncertainty
     if isinstance(observation, Alert):
         attrs = observation.attributes
-        default = u.button_m if observation.category == "alarm" else u.camera_m
+        camera = config.rule(observation.category).camera_sigma_m
+        default = u.button_m if observation.category == "alarm" else (u.camera_m if camera is None else camera)
         sigma = _stated_accuracy(attrs)
         track = attrs.get("track_id")
         zone = attrs.get("zone")

@@ -18,7 +18,7 @@ from ingest.engine.rules import EngineConfig
 from ingest.grids import GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
-WHY_LOOKBACK = 256  # members searched for the reason a member joined
+WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
 
 
 def incident_id_for(observation_id: str) -> str:

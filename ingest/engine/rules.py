@@ -26,7 +26,8 @@ class Confirmation(Frozen):
     immediate_confidence: float = Field(1.01, description="a single alert at or above this confidence confirms")
     min_alerts: int = Field(3, ge=1, description="this many alerts ...")
     min_duration_s: float = Field(60.0, ge=0, description="... spanning at least this long, confirm")
-    min_devices: int = Field(2, ge=1, description="this many independent devices confirm")
+    min_devices: int = Field(2, ge=1, description="this many independent devices confirm ...")
+    device_confidence: float = Field(0.0, description="... counting only alerts at or above this confidence")
     by_report: bool = Field(True, description="a patrol report in the cluster confirms")
 
 
@@ -38,6 +39,9 @@ class CategoryRule(Frozen):
     track_separation_m: float = Field(
         0.0, ge=0, description="two tracks of one camera further apart than this are different objects (0: ignore tracks)"
     )
+    camera_sigma_m: float | None = Field(
+        None, ge=0, description="position error of this category's camera alerts, when they state none"
+    )
 
 
 IMMEDIATE = Confirmation(immediate_confidence=0.0)
@@ -45,14 +49,16 @@ IMMEDIATE = Confirmation(immediate_confidence=0.0)
 DEFAULT_RULES: dict[str, CategoryRule] = {
     # Several cameras and a patrol see one fire from tens of metres apart, and smoke lingers; a fire
     # is raised at once unless the detector itself is unsure.
-    "fire": CategoryRule(radius_m=120, window_s=1800, risk="red",
-                         confirm=Confirmation(immediate_confidence=0.6, min_alerts=2, min_duration_s=0)),
+    "fire": CategoryRule(radius_m=120, window_s=1800, risk="red", camera_sigma_m=10,
+                         confirm=Confirmation(immediate_confidence=0.6, min_alerts=2, min_duration_s=0,
+                                              device_confidence=0.5)),
     # A one-key alarm is a person asking for help: raised at once; repeated presses are one call.
     "alarm": CategoryRule(radius_m=60, window_s=900, risk="orange", confirm=IMMEDIATE),
     "crowd": CategoryRule(radius_m=60, window_s=900, risk="yellow",
                           confirm=Confirmation(immediate_confidence=0.95, min_alerts=3, min_duration_s=120)),
-    # A car is a point: neighbouring bays are different cars, told apart by their tracks.
-    "parking": CategoryRule(radius_m=15, window_s=2400, risk="blue", track_separation_m=2.0,
+    # A car is a point a calibrated camera places within a metre or so; neighbouring bays are
+    # different cars, which one camera tells apart by their tracks.
+    "parking": CategoryRule(radius_m=6, window_s=2400, risk="blue", track_separation_m=1.0, camera_sigma_m=1.0,
                             confirm=Confirmation(immediate_confidence=0.95, min_alerts=2, min_duration_s=240)),
     "device": CategoryRule(radius_m=5, window_s=6 * 3600, risk="blue", confirm=IMMEDIATE),
     "hazard": CategoryRule(radius_m=40, window_s=3 * 3600, risk="yellow", confirm=IMMEDIATE),
@@ -80,6 +86,10 @@ class EngineConfig(Frozen):
     dedupe_horizon_s: float = Field(86400, gt=0, description="how long an id is remembered to drop a re-sent copy")
     corroborating: tuple[str, ...] = Field(
         ("alarm",), description="categories that join a nearby incident of another category instead of opening one"
+    )
+    corroborated: tuple[str, ...] = Field(
+        ("fire", "crowd", "hazard", "dispute"),
+        description="categories a corroborating one may join (nobody presses an alarm for a parked car)",
     )
 
     def rule(self, category: str) -> CategoryRule:

@@ -1,0 +1,61 @@
+"""Accuracy of the incident engine on simulated districts it was not tuned on, beside the naive
+baseline (cluster by category within 50 m and 30 min) scored on the same scenarios.
+
+    .venv/bin/python -m bench.engine_accuracy --seeds 1001 1002 1003 --days 2
+
+Targets (issue 3): precision >= 0.95, recall >= 0.97, duplication <= 1.05, grid accuracy >= 0.99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench.scenario import generate
+from bench.scoring import Scores, naive_baseline, score
+from gridwatch.gridmap import parse_grid_map
+from ingest.engine import IncidentEngine
+from ingest.grids import GridIndex
+from ingest.replay import ReplaySummary, replay
+
+TARGETS = {"precision": (0.95, ">="), "recall": (0.97, ">="), "duplication": (1.05, "<="), "grid_accuracy": (0.99, ">=")}
+
+
+def meets(scores: Scores) -> list[str]:
+    missed = []
+    for name, (target, op) in TARGETS.items():
+        value = getattr(scores, name)
+        if (op == ">=" and value < target) or (op == "<=" and value > target):
+            missed.append(f"{name} {value:.3f} (target {op} {target})")
+    return missed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002, 1003])
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--sites", type=int, default=40)
+    parser.add_argument("--events-per-day", type=int, default=300)
+    args = parser.parse_args()
+    failures = 0
+    for seed in args.seeds:
+        scenario = generate(seed, args.days, args.sites, args.events_per_day)
+        grids = GridIndex(parse_grid_map(scenario.grid_map, Path(f"scenario-{seed}")))
+        t0 = time.perf_counter()
+        incidents = replay(scenario.observations, IncidentEngine(grids), ReplaySummary())
+        elapsed = time.perf_counter() - t0
+        engine, baseline = score(incidents, scenario, grids), score(naive_baseline(scenario.observations, grids), scenario, grids)
+        print(f"seed {seed}: {len(scenario.observations)} observations, {engine.events} events, {args.days} day(s); "
+              f"engine {len(scenario.observations) / elapsed:,.0f} observations/s")
+        print("  " + engine.row("engine"))
+        print("  " + baseline.row("baseline"))
+        missed = meets(engine)
+        print("  targets: " + ("all met" if not missed else "MISSED " + "; ".join(missed)))
+        failures += bool(missed)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Score incidents against a scenario's ground truth, and the naive baseline to compare with.
+
+- precision: incidents that are exactly one real event / all incidents
+- recall: real events with an observation that ended up in some incident / real events with an observation
+- duplication: incidents that are one real event / distinct events they cover (1.0 = no duplicates)
+- grid accuracy: of the incidents that are one real event, those in the event's own finest grid
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from bench.scenario import Scenario
+from gridwatch.contracts import Incident, Observation, event_time
+from ingest.engine.geo import distance_m
+from ingest.grids import GridIndex
+
+
+@dataclass(frozen=True)
+class Scores:
+    incidents: int
+    events: int
+    precision: float
+    recall: float
+    duplication: float
+    grid_accuracy: float
+
+    def row(self, name: str) -> str:
+        return (f"{name:<10} incidents {self.incidents:5d}  events {self.events:5d}  precision {self.precision:.3f}  "
+                f"recall {self.recall:.3f}  duplication {self.duplication:.3f}  grid accuracy {self.grid_accuracy:.3f}")
+
+
+def score(incidents: list[Incident], scenario: Scenario, grids: GridIndex) -> Scores:
+    observed_events = {e for e in scenario.truth.values() if e is not None}
+    recalled: set[str] = set()
+    true_incidents, right_grid = 0, 0
+    covered: set[str] = set()
+    for incident in incidents:
+        events = {scenario.truth[m] for m in (*incident.alert_ids, *incident.report_ids)} - {None}
+        recalled |= events  # type: ignore[arg-type]
+        if len(events) != 1:
+            continue
+        (event_id,) = events
+        true_incidents += 1
+        covered.add(event_id)  # type: ignore[arg-type]
+        event = scenario.events[event_id]  # type: ignore[index]
+        right_grid += incident.grid_id == grids.assign(event.lat, event.lon).grid_id
+    return Scores(
+        incidents=len(incidents), events=len(observed_events),
+        precision=true_incidents / max(1, len(incidents)),
+        recall=len(recalled & observed_events) / max(1, len(observed_events)),
+        duplication=true_incidents / max(1, len(covered)),
+        grid_accuracy=right_grid / max(1, true_incidents),
+    )
+
+
+def naive_baseline(observations: list[Observation], grids: GridIndex,
+                   radius_m: float = 50.0, window_s: float = 1800.0) -> list[Incident]:
+    """Cluster by category within 50 m of a cluster's first member and 30 min of its last, in
+    arrival order; every cluster is an incident (no confirmation, no dedupe by id)."""
+    clusters: dict[str, list[list[Observation]]] = defaultdict(list)
+    for obs in observations:
+        t = event_time(obs).timestamp()
+        for cluster in clusters[obs.category]:
+            first, last = cluster[0], cluster[-1]
+            if abs(t - event_time(last).timestamp()) <= window_s and \
+                    distance_m(obs.lat, obs.lon, first.lat, first.lon) <= radius_m:
+                cluster.append(obs)
+                break
+        else:
+            clusters[obs.category].append([obs])
+    incidents = []
+    for category, groups in clusters.items():
+        for n, group in enumerate(groups):
+            first = group[0]
+            times = [event_time(o) for o in group]
+            incidents.append(Incident(
+                id=f"baseline-{category}-{n}", category=category, grid_id=grids.assign(first.lat, first.lon).grid_id,
+                risk="green", lat=first.lat, lon=first.lon, first_seen=min(times), last_seen=max(times),
+                alert_ids=[o.id for o in group if o.kind == "alert"], report_ids=[o.id for o in group if o.kind == "report"],
+            ))
+    return incidents
