@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
-from ingest.engine.geo import cell_of, neighbour_cells
+from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of, neighbour_cells
 from ingest.engine.links import link
 from ingest.engine.observation import Obs, to_obs
 from ingest.engine.render import render
@@ -60,6 +60,7 @@ class IncidentEngine:
         self._cell_m = {c: self._cell_size(c) for c in self.config.rules}
         self._cells: dict[Key, list[Obs]] = defaultdict(list)
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
+        self._reach_of: dict[str, tuple[float, float]] = {}
         self._cluster_of: dict[str, Cluster] = {}
         self._seen: dict[str, float] = {}
         self.watermark: float | None = None
@@ -109,6 +110,17 @@ class IncidentEngine:
             radii += [c.rule(x).radius_m for x in c.corroborating]
         return max(radii) + 2 * c.uncertainty.max_m
 
+    def _reach(self, category: str) -> tuple[float, float]:
+        """Upper bounds on the time gap (s) and latitude difference (degrees) of any link of ``category``."""
+        reach = self._reach_of.get(category)
+        if reach is None:
+            c = self.config
+            partners = [category, *c.corroborating] if category in c.corroborated or category in c.corroborating else [category]
+            window = max(c.rule(x).window_s for x in partners)
+            reach = (window, self._cell_size(category) / METRES_PER_DEG_LAT)
+            self._reach_of[category] = reach
+        return reach
+
     def _key(self, category: str, lat: float, lon: float) -> Key:
         size = self._cell_m.get(category) or self._cell_m.setdefault(category, self._cell_size(category))
         return category, cell_of(lat, lon, size)
@@ -143,7 +155,10 @@ class IncidentEngine:
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         linked: list[Cluster] = []
+        window, reach_deg = self._reach(obs.category)
         for other in self._candidates(obs):
+            if abs(other.t - obs.t) > window or abs(other.lat - obs.lat) > reach_deg:
+                continue  # cheap bounds before the exact test in link()
             cluster = self._cluster_of[other.id]
             if any(cluster is c for c in linked) or cluster.status == "closed":
                 continue
