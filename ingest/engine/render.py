@@ -49,19 +49,20 @@ def _time(t: float) -> datetime:
 
 
 def _why(members: list[Obs], i: int, config: EngineConfig) -> Member:
+    """The rule tying member ``i`` to the member nearest to it in time that it links with
+    (earlier ones first), with their distance and time gap."""
     obs = members[i]
     kind = "alert" if obs.kind == "alert" else "report"
     if i == 0:
         return Member(id=obs.id, kind=kind, rule="first", distance_m=0.0, gap_s=0.0)
-    candidates = [*range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1), *range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))]
-    best = None
-    for j in candidates:
+    earlier = range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1)
+    later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
+    for j in (*earlier, *later):
         found = link(obs, members[j], config)
-        if found is not None and (best is None or found.distance_m < best.distance_m):
-            best = found
-    if best is None:  # joined through a chain longer than the lookback
-        return Member(id=obs.id, kind=kind, rule="chain")
-    return Member(id=obs.id, kind=kind, rule=best.rule, distance_m=round(best.distance_m, 1), gap_s=round(best.gap_s, 3))
+        if found is not None:
+            return Member(id=obs.id, kind=kind, rule=found.rule, distance_m=round(found.distance_m, 1),
+                          gap_s=round(found.gap_s, 3))
+    return Member(id=obs.id, kind=kind, rule="chain")  # joined through a chain longer than the lookback
 
 
 def _confirmation(members: list[Obs], config: EngineConfig) -> tuple[Obs, str]:

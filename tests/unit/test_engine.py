@@ -36,7 +36,7 @@ def test_several_cameras_and_a_patrol_seeing_one_fire_make_one_incident(sample_g
     assert (len(incident.alert_ids), len(incident.report_ids), incident.risk) == (3, 1, "red")
     assert incident.grid_id == "YZ-S1-C2-G3-M1" and incident.grid_path[-1] == "YZ"
     assert [m.rule for m in incident.members] == ["first", "near", "near", "near"]
-    assert incident.members[3].gap_s == 540.0 and 9 < incident.members[3].distance_m < 11  # nearest: cam-2
+    assert incident.members[3].gap_s == 480.0 and 61 < incident.members[3].distance_m < 63  # cam-3, the latest before it
 
 
 def test_a_button_pressed_five_times_is_one_call(sample_grid_index: GridIndex) -> None:
