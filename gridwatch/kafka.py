@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -41,11 +42,26 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
         "auto_offset_reset": "earliest",
         "max_poll_records": 2000,
         "isolation_level": "read_committed",
+        # A topic created just before the group formed is missing from the first assignment; the
+        # next metadata refresh triggers a rebalance that assigns it, so keep that refresh short.
+        "metadata_max_age_ms": 5000,
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     consumer.subscribe(list(topics))
     return consumer
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """Return once every partition of ``names`` has a leader, so consumers see the topics whole."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(names)
+        if all(t.get("error_code", 0) == 0 and t["partitions"] and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])
+               for t in described):
+            return
+        time.sleep(0.1)
+    log.warning("topics still without leaders after %.0f s: %s", timeout_s, names)
 
 
 def ensure_topics(settings: KafkaSettings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
@@ -61,6 +77,7 @@ def ensure_topics(settings: KafkaSettings, partitions: int = TOPIC_PARTITIONS) -
                 admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently by another service")
+            _wait_for_leaders(admin, missing)
         return missing
     finally:
         admin.close()
