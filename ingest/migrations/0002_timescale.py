@@ -3,7 +3,9 @@
 With TimescaleDB: alerts, reports and device heartbeats become hypertables with retention, and
 ``alerts_hourly_by_grid`` is a continuous aggregate. Without it they stay indexed tables and
 ``alerts_hourly_by_grid`` is an ordinary view with the same columns, so readers need not care.
-Continuous aggregates cannot be created inside a transaction, hence ``__transactional__``.
+0004 makes the continuous aggregate real-time. Continuous aggregates cannot be created inside a
+transaction, hence ``__transactional__``. Checked against TimescaleDB 2.23 by
+tests/integration/test_timescale_ddl.py.
 """
 
 from yoyo import step
@@ -50,9 +52,24 @@ def apply(conn):
     )
 
 
+def _is_continuous_aggregate(cursor) -> bool:
+    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+    if cursor.fetchone() is None:
+        return False
+    cursor.execute(
+        "SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'alerts_hourly_by_grid'"
+    )
+    return cursor.fetchone() is not None
+
+
 def rollback(conn):
+    # DROP VIEW refuses a continuous aggregate; its refresh policy goes with it. The hypertables
+    # and their retention policies stay (a hypertable cannot be turned back), and apply skips them.
     cursor = conn.cursor()
-    cursor.execute("DROP VIEW IF EXISTS alerts_hourly_by_grid")
+    if _is_continuous_aggregate(cursor):
+        cursor.execute("DROP MATERIALIZED VIEW alerts_hourly_by_grid")
+    else:
+        cursor.execute("DROP VIEW IF EXISTS alerts_hourly_by_grid")
 
 
 steps = [step(apply, rollback)]
