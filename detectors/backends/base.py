@@ -8,7 +8,7 @@ unknown ``type`` fails when the site file is loaded rather than when a camera st
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import cv2
 import numpy as np
@@ -26,6 +26,10 @@ class BackendConfigBase(BaseModel):
         None, description="keep only these labels (e.g. [person, car]); None keeps all"
     )
     threads: int = Field(2, ge=1, le=16, description="CPU threads for inference (edge boxes are small)")
+    tiles: int = Field(
+        1, ge=1, le=4, description="also detect on an n x n grid of overlapping tiles, for small people in "
+        "high-resolution frames (the models see 416-512 px); costs n*n + 1 inferences per frame"
+    )
 
 
 class Backend(ABC):
@@ -42,10 +46,27 @@ class Backend(ABC):
         """Raw model output decoded to image-pixel Detections (before class/score filters)."""
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        dets = self._infer(frame_bgr).above(self.config.confidence)
+        if self.config.tiles > 1:
+            dets = nms(Detections.merge(list(self._tiled(frame_bgr))), 0.5).above(self.config.confidence)
+        else:
+            dets = self._infer(frame_bgr).above(self.config.confidence)
         if self.config.classes is not None:
             dets = dets.of_classes(set(self.config.classes))
         return dets
+
+
+    def _tiled(self, frame_bgr: np.ndarray, overlap: float = 0.15) -> "Iterator[Detections]":
+        """The whole frame, then each tile, with tile boxes shifted back to frame pixels."""
+        yield self._infer(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        n = self.config.tiles
+        tw, th = min(w, int(w / n * (1 + overlap))), min(h, int(h / n * (1 + overlap)))
+        for i in range(n):
+            for j in range(n):
+                x0, y0 = min(int(j * w / n), w - tw), min(int(i * h / n), h - th)
+                d = self._infer(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
+                shift = np.array([x0, y0, x0, y0], np.float32)
+                yield Detections.from_arrays(d.xyxy + shift, d.confidence, d.class_id, d.class_names, d.tracker_id)
 
 
 def nms(dets: Detections, iou: float) -> Detections:

@@ -249,3 +249,36 @@ def test_car_and_truck_boxes_on_one_vehicle_give_one_alert() -> None:
     both = Detections.merge([car(tid=1), dets_factory([VAN], cls=COCO80.index("truck"), conf=0.5, tids=[2])])
     starts = [d for d in feed(parking_rule(), [both] * 12) if d.phase == "start"]
     assert len(starts) == 1
+
+
+# --- backends: tiling and config union ----------------------------------------------------------
+
+def test_tiles_map_boxes_back_to_frame_pixels_and_merge_duplicates() -> None:
+    from detectors.backends.base import Backend, BackendConfigBase
+
+    class Fake(Backend):
+        """Stands in for a model: one 'person' box around the white pixels of whatever it is shown."""
+
+        type_key = "fake"
+        labels = COCO80
+
+        def _infer(self, frame_bgr: np.ndarray) -> Detections:
+            ys, xs = np.nonzero(frame_bgr[..., 0] > 200)
+            if len(xs) == 0:
+                return Detections.empty(COCO80)
+            return dets_factory([(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)])
+
+    frame = np.zeros((400, 600, 3), np.uint8)
+    frame[300:340, 420:460] = 255
+    whole = Fake(BackendConfigBase(model="x")).detect(frame)
+    tiled = Fake(BackendConfigBase(model="x", tiles=2)).detect(frame)
+    assert whole.xyxy.tolist() == [[420, 300, 460, 340]]
+    assert tiled.xyxy.tolist() == [[420, 300, 460, 340]]  # the same box from 2 tiles and the frame, merged
+
+
+def test_unknown_backend_type_fails_at_config_load() -> None:
+    from detectors.config import CameraDetectorsConfig
+
+    with pytest.raises(ValidationError, match="onnx_centernet"):
+        CameraDetectorsConfig.model_validate({"backend": {"type": "tensorrt", "model": "x"}})
+    assert CameraDetectorsConfig.model_validate({"backend": {"type": "onnx_nanodet"}}).backend.model == "nanodet-coco"
