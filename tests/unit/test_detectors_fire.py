@@ -118,3 +118,10 @@ def test_colour_check_rejects_a_grey_fire_box() -> None:
     orange = np.zeros((40, 40, 3), np.uint8)
     orange[:] = (40, 160, 250)
     assert len(verify_image(orange, d, FireVerifyConfig())) == 1
+
+
+def test_ultralytics_own_tracker_gives_stable_ids(fire_model: Backend) -> None:
+    model = build_backend(UltralyticsConfig(model="yolov8s-fire-smoke", imgsz=320, own_tracker=True, confidence=0.05))
+    frames = frames_of(MEDIA / "fire" / "furg_video" / "house6.mp4", every_s=0.1, until_s=0.35)
+    ids = [model.detect(f.image).tracker_id.tolist() for f in frames]
+    assert len(ids) == 4 and ids[-1] and all(i >= 0 for i in ids[-1]) and ids[-1] == ids[-2]

@@ -282,3 +282,13 @@ def test_unknown_backend_type_fails_at_config_load() -> None:
     with pytest.raises(ValidationError, match="onnx_centernet"):
         CameraDetectorsConfig.model_validate({"backend": {"type": "tensorrt", "model": "x"}})
     assert CameraDetectorsConfig.model_validate({"backend": {"type": "onnx_nanodet"}}).backend.model == "nanodet-coco"
+
+
+def test_missing_ultralytics_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from detectors.backends.ultralytics_yolo import load_yolo
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # import ultralytics now raises ImportError
+    with pytest.raises(ImportError, match=r"install the yolo extra: pip install -e '\.\[yolo\]'"):
+        load_yolo("any.pt")
