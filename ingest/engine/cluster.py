@@ -6,6 +6,7 @@ as members join, so whether a group is confirmed does not depend on the order me
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ingest.engine.observation import Obs
@@ -23,12 +24,18 @@ class Cluster:
     live: int = 0  # members still in the spatial index (able to link with newcomers)
     published: set[str] = field(default_factory=set)  # incident ids this group was stored under
     status: str = "open"
+    box: list[float] = field(default_factory=lambda: [math.inf, -math.inf, math.inf, -math.inf, math.inf, -math.inf])
+    # min/max of t, lat, lon over members: lets the engine skip a whole cluster at once
     first_any: tuple[tuple[float, str], str] | None = None  # (key, category) of the earliest member
     first_primary: tuple[tuple[float, str], str] | None = None  # ... of the earliest non-corroborating one
 
     def add(self, obs: Obs, corroborating: tuple[str, ...] = ()) -> None:
         self.members.append(obs)
         self.live += 1
+        b = self.box
+        b[0], b[1] = min(b[0], obs.t), max(b[1], obs.t)
+        b[2], b[3] = min(b[2], obs.lat), max(b[3], obs.lat)
+        b[4], b[5] = min(b[4], obs.lon), max(b[5], obs.lon)
         mark = (obs.key, obs.category)
         self.first_any = min(self.first_any or mark, mark)
         if obs.category not in corroborating:
@@ -46,6 +53,9 @@ class Cluster:
         """Take over ``other``'s members and facts (``other`` is then discarded)."""
         self.members.extend(other.members)
         self.live += other.live
+        mine, theirs = self.box, other.box
+        self.box = [min(mine[0], theirs[0]), max(mine[1], theirs[1]), min(mine[2], theirs[2]),
+                    max(mine[3], theirs[3]), min(mine[4], theirs[4]), max(mine[5], theirs[5])]
         for source, confidence in other.alert_sources.items():
             self.alert_sources[source] = max(self.alert_sources.get(source, 0.0), confidence)
         self.has_report = self.has_report or other.has_report
@@ -60,6 +70,12 @@ class Cluster:
         for name in ("first_any", "first_primary"):
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, min(x for x in (mine, theirs) if x is not None) if (mine or theirs) else None)
+
+    def may_reach(self, obs: Obs, window_s: float, reach_deg: float) -> bool:
+        """False when no member can be within ``window_s`` and ``reach_deg`` (a cheap bound)."""
+        b = self.box
+        return (b[0] - window_s <= obs.t <= b[1] + window_s and b[2] - reach_deg <= obs.lat <= b[3] + reach_deg
+                and b[4] - 4 * reach_deg <= obs.lon <= b[5] + 4 * reach_deg)  # 4: longitude degrees are longer, to 75 deg N/S
 
     @property
     def category(self) -> str:

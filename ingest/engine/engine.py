@@ -155,15 +155,20 @@ class IncidentEngine:
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         linked: list[Cluster] = []
+        skip: set[int] = set()  # clusters already linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
         for other in self._candidates(obs):
             if abs(other.t - obs.t) > window or abs(other.lat - obs.lat) > reach_deg:
                 continue  # cheap bounds before the exact test in link()
             cluster = self._cluster_of[other.id]
-            if any(cluster is c for c in linked) or cluster.status == "closed":
+            if id(cluster) in skip:
+                continue
+            if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                skip.add(id(cluster))
                 continue
             if link(obs, other, self.config) is not None:
                 linked.append(cluster)
+                skip.add(id(cluster))
         target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
         for cluster in linked:
             if cluster is not target:
