@@ -1,0 +1,46 @@
+"""Snapshots (edge/snapshots.py) on a synthetic frame: written, decodable, drawn where expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from detectors.types import Detections
+from detectors.zones import Zone
+from edge.snapshots import ALERT_COLOUR, annotate, safe_name, write_snapshot, zone_colour
+
+H, W = 240, 320
+BAY = Zone("van-bay", np.array([[200, 40], [300, 40], [300, 120], [200, 120]], np.float32), "no_parking")
+DETS = Detections.from_arrays([[20, 150, 60, 230], [210, 50, 290, 110]], [0.9, 0.8], [0, 2],
+                              ("person", "bicycle", "car"), tracker_id=[3, 7])
+
+
+def near(pixel: np.ndarray, colour: tuple[int, int, int], tol: int = 40) -> bool:
+    return bool(np.all(np.abs(pixel.astype(int) - np.array(colour)) <= tol))
+
+
+def test_snapshot_is_a_jpeg_of_the_frame_size_with_zone_and_alert_drawn(tmp_path: Path) -> None:
+    frame = np.zeros((H, W, 3), np.uint8)
+    rel = write_snapshot(tmp_path, "cam-0012", "a-123", frame, DETS, [BAY], DETS.xyxy[1:], "parking start")
+    assert rel == "cam-0012/a-123.jpg"
+    image = cv2.imread(str(tmp_path / rel))
+    assert image is not None and image.shape == (H, W, 3)
+    assert near(image[80, 300], zone_colour("no_parking"))  # right edge of the bay outline
+    assert near(image[80, 210], ALERT_COLOUR)  # the van's alert box (left edge at x=210)
+    assert near(image[20, 20], (0, 0, 0))  # untouched background
+    assert not frame.any()  # the caller's frame is not drawn on
+
+
+def test_annotate_labels_boxes_with_track_ids() -> None:
+    frame = np.zeros((H, W, 3), np.uint8)
+    out = annotate(frame, DETS, [], lines=["crowd_gathering walkway: 5 people"])
+    assert out[150:230, 20].any() and out[H - 30:H, 4:200].any()  # person box edge and alert text
+    without_tracks = annotate(frame, Detections.from_arrays(DETS.xyxy, DETS.confidence, DETS.class_id, DETS.class_names), [])
+    assert not np.array_equal(out[130:150, 20:120], without_tracks[130:150, 20:120])  # "person #3" vs "person"
+
+
+def test_ids_cannot_escape_the_snapshot_folder() -> None:
+    assert safe_name("../../etc/passwd") == "_.._etc_passwd"
+    assert "/" not in safe_name("cam/1") and safe_name("..") == "_"
