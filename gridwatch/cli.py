@@ -165,6 +165,41 @@ def add_detect_parser(sub: argparse._SubParsersAction) -> None:
     detect.set_defaults(handler=cmd_detect)
 
 
+def cmd_zones_draw(args: argparse.Namespace) -> int:
+    from edge.config import CameraConfig
+    from edge.detect import source_for
+    from edge.zonegrid import ZonesDrawError, write_zones_picture
+    from gridwatch.configfile import load_yaml_model
+
+    camera = load_yaml_model(args.camera, CameraConfig) if args.camera else None
+    if camera is None and not args.source:
+        print("gridwatch zones draw: give --source, --camera, or both", file=sys.stderr)
+        return 2
+    source = source_for(camera, args.camera, args.source) if camera else str(args.source)
+    try:
+        width, height = write_zones_picture(source, args.output, camera)
+    except ZonesDrawError as exc:
+        print(f"gridwatch zones draw: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} ({width}x{height} px, grid every 50 px)", file=sys.stderr)
+    return 0
+
+
+def add_zones_parser(sub: argparse._SubParsersAction) -> None:
+    zones = sub.add_parser("zones", help="help draw camera zones")
+    zones_sub = zones.add_subparsers(dest="zones_command", required=True, metavar="ACTION")
+    draw = zones_sub.add_parser(
+        "draw", help="save a camera's first frame with a pixel grid and its zones, to read polygon coordinates",
+        description="Save the first frame of a video, stream or picture with a labelled pixel grid (every "
+        "50 px) and, with --camera, the zones already configured (outline in the zone kind's colour, "
+        "labelled with its id). Zone polygons in camera and site files are these pixel coordinates.")
+    draw.add_argument("--source", default=None, metavar="VIDEO_OR_IMAGE",
+                      help="video file, rtsp:// / http:// URL or picture (default: the camera's source)")
+    draw.add_argument("--output", type=Path, required=True, metavar="PNG", help="picture to write (.png or .jpg)")
+    draw.add_argument("--camera", type=Path, default=None, metavar="CAMERA.yaml", help="draw this camera's zones")
+    draw.set_defaults(handler=cmd_zones_draw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gridwatch",
@@ -219,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=cmd_replay)
 
     add_detect_parser(sub)
+    add_zones_parser(sub)
     return parser
 
 
