@@ -47,6 +47,9 @@ class PatrolReportCreate(BaseModel):
     text: str = Field("", max_length=4000)
     photos: list[str] = Field(default_factory=list, max_length=20, description="photo references (URLs or keys)")
     accuracy_m: float | None = Field(None, ge=0.0, le=100_000.0, description="GPS accuracy radius in metres")
+    grid_id: Identifier | None = Field(
+        None, description="the grid the worker filed it under (the app pre-fills the grid of the GPS fix); "
+        "the incident takes it when the fix is within 3 sigma of that grid")
 
     @field_validator("category")
     @classmethod
@@ -64,7 +67,7 @@ class PatrolReportCreate(BaseModel):
 
     def to_report(self, received_at: datetime) -> PatrolReport:
         """The contract message, with a fresh id and ``reported_at`` defaulting to ``received_at``."""
-        fields = self.model_dump(exclude_none=True)  # accuracy_m travels only when known
+        fields = self.model_dump(exclude_none=True)  # accuracy_m and grid_id travel only when known
         fields.update(id="r-" + uuid.uuid4().hex, reported_at=self.reported_at or received_at)
         return PatrolReport.model_validate(fields)
 

@@ -38,10 +38,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--sites", type=int, default=40)
     parser.add_argument("--events-per-day", type=int, default=300)
+    parser.add_argument("--grid-correction", type=float, default=0.8,
+                        help="chance a worker corrects the patrol app's pre-filled grid when the GPS fix is across "
+                             "a border (0: reports carry only what their position says)")
     args = parser.parse_args()
     failures = 0
     for seed in args.seeds:
-        scenario = generate(seed, args.days, args.sites, args.events_per_day)
+        scenario = generate(seed, args.days, args.sites, args.events_per_day, args.grid_correction)
         grids = GridIndex(parse_grid_map(scenario.grid_map, Path(f"scenario-{seed}")))
         t0 = time.perf_counter()
         incidents = replay(scenario.observations, IncidentEngine(grids), ReplaySummary())

@@ -15,6 +15,9 @@ What is modelled, per event category:
 - alarm: a button pressed 1-5 times within two minutes.
 - hazard / dispute: patrol reports; a second report of the same hazard 30-120 min later by another
   worker, sometimes with a stated GPS accuracy.
+- Every patrol report is filed under a grid (``grid_id``): the patrol app pre-fills the grid of the
+  GPS fix and the worker corrects it, when the fix landed across a border, with probability
+  ``grid_correction`` (0 = the app's guess only, which is no more than the position tells).
 - Some events recur at the same place the next day: a new event.
 Noise: per camera and day, single weak hits (confidence 0.2-0.55) and short bursts (3-5 alerts in
 5-20 s, confidence 0.4-0.75); 2 % of alerts re-sent; small network delays; twice a day one
@@ -27,11 +30,14 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gridwatch.contracts import Alert, Observation, PatrolReport, event_time
+from gridwatch.gridmap import parse_grid_map
+from ingest.grids import GridIndex
 
 START = datetime(2026, 9, 7, tzinfo=timezone.utc)
 CENTRE = (37.86, 112.55)
@@ -91,8 +97,10 @@ def grid_map(size_m: float = 4000.0) -> dict[str, Any]:
 
 
 class Generator:
-    def __init__(self, seed: int, days: int, sites: int, events_per_day: int) -> None:
+    def __init__(self, seed: int, days: int, sites: int, events_per_day: int, grid_correction: float = 0.8) -> None:
         self.rng = np.random.default_rng(seed)
+        self.grids = GridIndex(parse_grid_map(grid_map(), Path("scenario")))
+        self.grid_correction = grid_correction
         self.days, self.events_per_day = days, events_per_day
         self.sites = [self._site(i) for i in range(sites)]
         self.workers = [f"w-{i:03d}" for i in range(max(4, sites // 3))]
@@ -125,8 +133,18 @@ class Generator:
         if self.rng.random() < 0.02:  # a retry re-sends the same alert
             self._send(alert, at + timedelta(seconds=float(self.rng.uniform(1, 30))), event)
 
+    def _filed_grid(self, event: str, pos: tuple[float, float]) -> str | None:
+        """The grid a worker files a report under: the app's guess from the fix, corrected or not."""
+        guess = self.grids.assign(*pos).grid_id
+        true = self.events[event]
+        actual = self.grids.assign(true.lat, true.lon).grid_id
+        corrects = self.rng.random() < self.grid_correction  # drawn always: one stream whatever the setting
+        return actual if guess != actual and corrects else guess
+
     def _report(self, event: str, at: datetime, category: str, pos: tuple[float, float], worker: str) -> None:
-        extra = {"accuracy_m": round(float(self.rng.uniform(5, 30)), 1)} if self.rng.random() < 0.4 else {}
+        extra: dict[str, Any] = {"grid_id": self._filed_grid(event, pos)}
+        if self.rng.random() < 0.4:
+            extra["accuracy_m"] = round(float(self.rng.uniform(5, 30)), 1)
         report = PatrolReport(id=self._id("r"), category=category, worker_id=worker, lat=pos[0], lon=pos[1],
                               reported_at=at, text=f"{category} seen on patrol", **extra)
         self._send(report, at + timedelta(seconds=float(self.rng.uniform(5, 300))), event)
@@ -275,8 +293,9 @@ class Generator:
         return Scenario(grid_map(), [o for _, o, _ in self.items], {o.id: e for _, o, e in self.items}, self.events)
 
 
-def generate(seed: int, days: int = 1, sites: int = 40, events_per_day: int = 300) -> Scenario:
-    return Generator(seed, days, sites, events_per_day).build()
+def generate(seed: int, days: int = 1, sites: int = 40, events_per_day: int = 300,
+             grid_correction: float = 0.8) -> Scenario:
+    return Generator(seed, days, sites, events_per_day, grid_correction).build()
 
 
 def first_time(observations: list[Observation]) -> datetime:

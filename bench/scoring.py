@@ -1,6 +1,8 @@
 """Score incidents against a scenario's ground truth, and the naive baseline to compare with.
 
-- precision: incidents that are exactly one real event / all incidents
+- precision: incidents that are exactly one real event / all incidents; an incident holding one real
+  event's observations and also a stray false detection is still that one event (the dispatcher
+  goes to the right place once); ``strict_precision`` counts it as wrong too
 - recall: real events with an observation that ended up in some incident / real events with an observation
 - duplication: incidents that are one real event / distinct events they cover (1.0 = no duplicates)
 - grid accuracy: of the incidents that are one real event, those in the event's own finest grid
@@ -22,25 +24,28 @@ class Scores:
     incidents: int
     events: int
     precision: float
+    strict_precision: float
     recall: float
     duplication: float
     grid_accuracy: float
 
     def row(self, name: str) -> str:
-        return (f"{name:<10} incidents {self.incidents:5d}  events {self.events:5d}  precision {self.precision:.3f}  "
+        return (f"{name:<10} incidents {self.incidents:5d}  events {self.events:5d}  precision {self.precision:.3f} (strict {self.strict_precision:.3f})  "
                 f"recall {self.recall:.3f}  duplication {self.duplication:.3f}  grid accuracy {self.grid_accuracy:.3f}")
 
 
 def score(incidents: list[Incident], scenario: Scenario, grids: GridIndex) -> Scores:
     observed_events = {e for e in scenario.truth.values() if e is not None}
     recalled: set[str] = set()
-    true_incidents, right_grid = 0, 0
+    true_incidents, right_grid, strict = 0, 0, 0
     covered: set[str] = set()
     for incident in incidents:
-        events = {scenario.truth[m] for m in (*incident.alert_ids, *incident.report_ids)} - {None}
+        sources = {scenario.truth[m] for m in (*incident.alert_ids, *incident.report_ids)}
+        events = sources - {None}
         recalled |= events  # type: ignore[arg-type]
         if len(events) != 1:
             continue
+        strict += None not in sources
         (event_id,) = events
         true_incidents += 1
         covered.add(event_id)  # type: ignore[arg-type]
@@ -48,7 +53,7 @@ def score(incidents: list[Incident], scenario: Scenario, grids: GridIndex) -> Sc
         right_grid += incident.grid_id == grids.assign(event.lat, event.lon).grid_id
     return Scores(
         incidents=len(incidents), events=len(observed_events),
-        precision=true_incidents / max(1, len(incidents)),
+        precision=true_incidents / max(1, len(incidents)), strict_precision=strict / max(1, len(incidents)),
         recall=len(recalled & observed_events) / max(1, len(observed_events)),
         duplication=true_incidents / max(1, len(covered)),
         grid_accuracy=right_grid / max(1, true_incidents),

@@ -36,6 +36,7 @@ class GridIndex:
         geometries = grid_map.geometries()
         self._ids = list(geometries)
         self._ranks = np.array([LEVEL_RANK[p.level] for p in (grid_map.by_id()[i] for i in self._ids)])
+        self._geometries = geometries
         self._tree = STRtree(list(geometries.values()))
         self._paths = {grid_id: tuple(grid_map.parent_chain(grid_id)) for grid_id in self._ids}
         self.version = map_version(grid_map)
@@ -51,6 +52,18 @@ class GridIndex:
         best = hits[np.lexsort((hits, -self._ranks[hits]))[0]]
         grid_id = self._ids[best]
         return GridAssignment(grid_id, self._paths[grid_id])
+
+    def assignment_of(self, grid_id: str) -> GridAssignment | None:
+        """The assignment naming ``grid_id`` itself, or None when the map has no such grid."""
+        path = self._paths.get(grid_id)
+        return None if path is None else GridAssignment(grid_id, path)
+
+    def distance_deg(self, grid_id: str, lat: float, lon: float) -> float:
+        """Distance from a point to a grid's area (0 inside) in degrees of latitude, on the local
+        equirectangular plane (longitudes shrunk by cos(lat)); times metres per degree gives metres."""
+        scale = np.array([np.cos(np.radians(lat)), 1.0])
+        polygon = shapely.transform(self._geometries[grid_id], lambda xy: (xy - [lon, lat]) * scale)
+        return float(shapely.distance(polygon, shapely.Point(0.0, 0.0)))
 
     def assign_many(self, lats: np.ndarray, lons: np.ndarray) -> list[GridAssignment]:
         """Bulk lookup: one tree query for all points."""

@@ -47,7 +47,8 @@ def link(a: Obs, b: Obs, config: EngineConfig) -> Link | None:
             return None  # two objects one camera tells apart
     if a.category == "device" and not same_source:
         return None
-    if distance > rule.radius_m + a.sigma_m + b.sigma_m:
+    radius = min(rule.radius_m, config.corroboration_radius_m) if corroborates else rule.radius_m
+    if distance > radius + a.sigma_m + b.sigma_m:
         return None
     if corroborates:
         return Link("corroborates", distance, gap)

@@ -26,11 +26,18 @@ class Obs:
     zone: str | None
     confidence: float
     severity: dict[str, Any] = field(default_factory=dict)
+    stated_grid: str | None = None  # the grid a patrol report was filed under, if it says
+
 
     @property
     def key(self) -> tuple[float, str]:
         """The canonical order of observations: event time, then id."""
         return (self.t, self.id)
+
+
+def _stated_grid(extra: dict[str, Any]) -> str | None:
+    value = extra.get("grid_id")
+    return value if isinstance(value, str) and value else None
 
 
 def _stated_accuracy(attributes: dict[str, Any]) -> float | None:
@@ -60,5 +67,5 @@ def to_obs(observation: Observation, config: EngineConfig) -> Obs:
         id=observation.id, kind="report", category=observation.category, type="patrol_report",
         t=event_time(observation).timestamp(), lat=observation.lat, lon=observation.lon,
         sigma_m=min(u.max_m, u.report_m if sigma is None else sigma), source=observation.worker_id,
-        track=None, zone=None, confidence=1.0,
+        track=None, zone=None, confidence=1.0, stated_grid=_stated_grid(extra),
     )

@@ -8,14 +8,16 @@ lateness, give the same incident.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import datetime, timezone
 
 from gridwatch.contracts import HistoryEntry, Incident, Member
 from ingest.engine.cluster import Cluster
+from ingest.engine.geo import METRES_PER_DEG_LAT
 from ingest.engine.links import link
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
-from ingest.grids import GridIndex
+from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
@@ -81,24 +83,56 @@ def _confirmation(members: list[Obs], config: EngineConfig) -> tuple[Obs, str]:
                  f"{(probe.last_alert_t or obs.t) - (probe.first_alert_t or obs.t):.0f} s")
 
 
-def _centroid(members: list[Obs]) -> tuple[float, float]:
-    """Position weighted by precision (1/sigma^2), summed in canonical order and rounded (~1 cm)."""
+def _placing(members: list[Obs], category: str) -> list[Obs]:
+    """The members that say where the event is: a button pressed to report a fire is where the
+    person stood, not where the fire is, so corroborating members of another category do not count."""
+    own = [o for o in members if o.category == category]
+    return own or members
+
+
+def _centroid(members: list[Obs]) -> tuple[float, float, float]:
+    """Position weighted by precision (1/sigma^2), summed in canonical order and rounded (~1 cm),
+    and its own one-sigma error in metres."""
     wsum = lat = lon = 0.0
     for obs in members:
         w = 1.0 / max(obs.sigma_m, 0.5) ** 2
         wsum += w
         lat += w * obs.lat
         lon += w * obs.lon
-    return round(lat / wsum, 7), round(lon / wsum, 7)
+    return round(lat / wsum, 7), round(lon / wsum, 7), wsum ** -0.5
+
+
+def _stated_grid(members: list[Obs]) -> str | None:
+    """The grid the patrol reports were filed under most often (ties: the smallest id)."""
+    counts = Counter(o.stated_grid for o in members if o.stated_grid is not None)
+    return min(counts, key=lambda g: (-counts[g], g)) if counts else None
+
+
+def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, grids: GridIndex,
+          config: EngineConfig) -> tuple[GridAssignment, bool]:
+    """The finest grid holding the position, unless the reports were filed under a grid the position
+    is within ``stated_grid_sigmas`` of its error from: the worker knows which side of a street the
+    hazard is on better than a phone's GPS does. Returns the assignment and whether the stated grid won."""
+    found = grids.assign(lat, lon)
+    stated = _stated_grid(members)
+    if stated is None or stated in found.path:
+        return found, False
+    assignment = grids.assignment_of(stated)
+    if assignment is None:
+        return found, False
+    reach = config.uncertainty.stated_grid_sigmas * sigma_m
+    return (assignment, True) if grids.distance_deg(stated, lat, lon) * METRES_PER_DEG_LAT <= reach else (found, False)
 
 
 def render(cluster: Cluster, grids: GridIndex, config: EngineConfig) -> Incident:
     members = sorted(cluster.members, key=lambda o: o.key)
-    lat, lon = _centroid(members)
-    grid = grids.assign(lat, lon)
+    lat, lon, sigma_m = _centroid(_placing(members, cluster.category))
+    grid, as_stated = _grid(members, lat, lon, sigma_m, grids, config)
     confirmer, reason = _confirmation(members, config)
     if grid.outside:
         reason += "; outside every grid of the map"
+    if as_stated:
+        reason += f"; in grid {grid.grid_id} as filed by the patrol (position fix ±{sigma_m:.0f} m)"
     risk = max((member_risk(o, config) for o in members), key=RISK_ORDER.index)
     return Incident(
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",

@@ -79,7 +79,7 @@ def test_a_second_patrol_report_of_a_hazard_an_hour_later_joins(sample_grid_inde
 
 
 def test_position_uncertainty_widens_the_match(sample_grid_index: GridIndex) -> None:
-    far = 80 * M  # beyond the hazard radius plus two default report errors (40 + 15 + 15)
+    far = 70 * M  # beyond the hazard radius plus two default report errors (30 + 15 + 15)
     assert len(run(sample_grid_index, [report_factory("hazard"), report_factory("hazard", minutes=5, dlat=far)])) == 2
     vague = report_factory("hazard", minutes=5, dlat=far, accuracy_m=30)
     assert len(run(sample_grid_index, [report_factory("hazard"), vague])) == 1

@@ -1,0 +1,71 @@
+"""Where an incident is and which grid holds it; what corroborates; when weak fire hits confirm."""
+
+from __future__ import annotations
+
+import math
+
+from gridwatch.contracts import Incident
+from ingest.engine import IncidentEngine
+from ingest.engine.geo import METRES_PER_DEG_LAT
+from ingest.grids import GridIndex
+
+from .factories import SITE_LAT, SITE_LON, alert_factory, report_factory
+
+M = 1 / 111_195  # about one metre of latitude, in degrees
+M_LON = M / math.cos(math.radians(SITE_LAT))
+HOME = "YZ-S1-C2-G3-M1"  # the sample map's micro-grid around the site; its east border is 140-150 m away
+
+
+def run(grids: GridIndex, stream: list) -> list[Incident]:
+    engine = IncidentEngine(grids)
+    for observation in stream:
+        engine.process(observation)
+    return engine.finish()
+
+
+def test_distance_to_a_grid_is_zero_inside_and_metres_outside(sample_grid_index: GridIndex) -> None:
+    assert sample_grid_index.distance_deg(HOME, SITE_LAT, SITE_LON) == 0.0
+    outside = sample_grid_index.distance_deg(HOME, SITE_LAT, SITE_LON + 160 * M_LON) * METRES_PER_DEG_LAT
+    assert 10.0 < outside <= 20.0
+
+
+def test_a_report_filed_under_the_neighbouring_grid_across_a_border_keeps_it(sample_grid_index: GridIndex) -> None:
+    across = report_factory("hazard", dlon=150 * M_LON, grid_id=HOME)  # the fix landed just across the border
+    assert sample_grid_index.assign(across.lat, across.lon).grid_id != HOME
+    (incident,) = run(sample_grid_index, [across])
+    assert incident.grid_id == HOME and incident.grid_path[0] == HOME and incident.grid_path[-1] == "YZ"
+    assert f"in grid {HOME} as filed by the patrol" in incident.history[0].reason
+
+
+def test_a_stated_grid_far_from_the_fix_or_unknown_is_not_taken(sample_grid_index: GridIndex) -> None:
+    far = report_factory("hazard", dlon=300 * M_LON, grid_id=HOME)  # 150 m past the border: 10 sigma
+    (incident,) = run(sample_grid_index, [far])
+    assert incident.grid_id == sample_grid_index.assign(far.lat, far.lon).grid_id != HOME
+    unknown = report_factory("hazard", minutes=600, grid_id="NO-SUCH-GRID")
+    (incident,) = run(sample_grid_index, [unknown])
+    assert incident.grid_id == HOME
+
+
+def test_a_corroborating_alarm_does_not_move_the_fire(sample_grid_index: GridIndex) -> None:
+    fire = alert_factory("fire", confidence=0.9)
+    button = alert_factory("alarm", minutes=1, dlat=30 * M, device_id="btn-1", confidence=1.0)
+    (incident,) = run(sample_grid_index, [fire, button])
+    assert incident.alert_ids == [fire.id, button.id]
+    assert (incident.lat, incident.lon) == (round(fire.lat, 7), round(fire.lon, 7))
+
+
+def test_an_alarm_corroborates_only_within_its_own_reach(sample_grid_index: GridIndex) -> None:
+    # 40 m plus a button's 3 m and a fire camera's 10 m: 50 m joins, 60 m is a separate call for help
+    for metres, incidents in ((50, 1), (60, 2)):
+        stream = [alert_factory("fire"), alert_factory("alarm", minutes=1, dlat=metres * M, device_id="btn-1")]
+        assert len(run(sample_grid_index, stream)) == incidents
+    # two buttons 60 m apart pressed for one call still link (alarm radius 60 m)
+    presses = [alert_factory("alarm", device_id="btn-1"), alert_factory("alarm", minutes=1, dlat=60 * M, device_id="btn-2")]
+    assert len(run(sample_grid_index, presses)) == 1
+
+
+def test_two_weak_fire_hits_are_not_a_fire_three_are(sample_grid_index: GridIndex) -> None:
+    weak = [alert_factory("fire", minutes=i * 3, confidence=0.45) for i in range(3)]
+    assert run(sample_grid_index, weak[:2]) == []
+    (incident,) = run(sample_grid_index, weak)
+    assert len(incident.alert_ids) == 3
