@@ -7,7 +7,7 @@ incidents any engine raises can be scored (``score``). Reproducible: one seed, o
 What is modelled, per event category:
 - fire: 1-3 cameras of the compound see it, each sending an alert every 20-60 s (position error
   ~8 m, confidence 0.45-0.95, fire or smoke) for 5-40 min; half the time a patrol reports it
-  5-20 min in (GPS error ~15 m); sometimes a resident presses a button within 60 m.
+  5-20 min in (GPS error ~15 m, or the accuracy the phone states); sometimes a resident presses a button within 60 m.
 - crowd: one camera, alerts every 60-120 s for 5-60 min, 10-100 people, confidence 0.55-0.9.
 - parking: one camera zone; a car's alerts every 5 min once its dwell limit passed, for 10-180 min;
   a third of the time a second car in the neighbouring bay (3 m away, its own track); one track in
@@ -141,10 +141,14 @@ class Generator:
         corrects = self.rng.random() < self.grid_correction  # drawn always: one stream whatever the setting
         return actual if guess != actual and corrects else guess
 
-    def _report(self, event: str, at: datetime, category: str, pos: tuple[float, float], worker: str) -> None:
-        extra: dict[str, Any] = {"grid_id": self._filed_grid(event, pos)}
+    def _report(self, event: str, at: datetime, category: str, where: tuple[float, float], worker: str) -> None:
+        """A patrol report of the thing at ``where``: a GPS fix ~15 m off, or off by the accuracy the
+        phone states (one sigma) when it states one."""
+        extra: dict[str, Any] = {}
         if self.rng.random() < 0.4:
             extra["accuracy_m"] = round(float(self.rng.uniform(5, 30)), 1)
+        pos = self._jitter(*where, extra.get("accuracy_m", 15.0))
+        extra["grid_id"] = self._filed_grid(event, pos)
         report = PatrolReport(id=self._id("r"), category=category, worker_id=worker, lat=pos[0], lon=pos[1],
                               reported_at=at, text=f"{category} seen on patrol", **extra)
         self._send(report, at + timedelta(seconds=float(self.rng.uniform(5, 300))), event)
@@ -179,7 +183,7 @@ class Generator:
                             area_ratio=round(float(self.rng.uniform(0.01, 0.2)), 3))
         if self.rng.random() < 0.5:
             at = start + timedelta(minutes=float(self.rng.uniform(5, 20)))
-            self._report(event, at, "fire", self._jitter(*pos, 15), self.rng.choice(self.workers))
+            self._report(event, at, "fire", pos, self.rng.choice(self.workers))
         self._press_nearby(event, site, pos, start)
         return event
 
@@ -230,10 +234,10 @@ class Generator:
     def reports(self, category: str, site: Site, start: datetime, pos: tuple[float, float] | None = None) -> str:
         pos = pos or self._offset(site.lat, site.lon, self.rng.uniform(0, 150))
         event = self._event(category, *pos, start)
-        self._report(event, start, category, self._jitter(*pos, 15), self.rng.choice(self.workers))
+        self._report(event, start, category, pos, self.rng.choice(self.workers))
         if self.rng.random() < (0.4 if category == "hazard" else 0.3):
             later = start + timedelta(minutes=float(self.rng.uniform(30, 120) if category == "hazard" else self.rng.uniform(5, 30)))
-            self._report(event, later, category, self._jitter(*pos, 15), self.rng.choice(self.workers))
+            self._report(event, later, category, pos, self.rng.choice(self.workers))
         return event
 
     def false_alarms(self, day: datetime) -> None:
