@@ -55,6 +55,8 @@ class IngestSettings(BaseModel):
     grid_reload_s: float = Field(5.0, gt=0, description="how often the ingest checks for a newly loaded grid map")
     escalation_every_s: float = Field(15.0, gt=0, description="how often the ingest escalates incidents past their "
                                       "limits (wall clock); a limit is met at most this late")
+    escalation_batch_max: int = Field(500, ge=1, description="most incidents escalated in one transaction; "
+                                      "a full round is followed by the next at once")
 
 
 class EdgeSettings(BaseModel):

@@ -66,7 +66,8 @@ def build_worker(settings: Settings, grids_file: Path | None, registry: Collecto
 def build_escalator(settings: Settings, registry: CollectorRegistry) -> EscalationRunner:
     """The escalation runner; a bad limits file stops the start with file, line and field."""
     return EscalationRunner(settings.database.url, load_escalation_config(settings.escalation_file),
-                            EscalationMetrics.create(registry), settings.ingest.escalation_every_s)
+                            EscalationMetrics.create(registry), settings.ingest.escalation_every_s,
+                            settings.ingest.escalation_batch_max)
 
 
 def run_loop(worker: IngestWorker, stop: threading.Event, escalator: EscalationRunner | None = None) -> None:

@@ -205,7 +205,7 @@ def test_due_query_uses_the_escalation_index(database_url: str, conn: psycopg.Co
     now = datetime.now().astimezone()
     with conn.transaction():
         conn.execute("SET LOCAL enable_seqscan = off")
-        plan = conn.execute("EXPLAIN " + DUE_SQL, {**_limit_rows(TINY), "now": now,
+        plan = conn.execute("EXPLAIN " + DUE_SQL, {**_limit_rows(TINY), "now": now, "batch_max": 500,
                                                   "started_before": now - TINY.shortest}).fetchall()
     text = "\n".join(r["QUERY PLAN"] for r in plan)
     assert "incidents_escalation_idx" in text, text
@@ -268,3 +268,26 @@ def test_live_ingest_escalates_an_unanswered_alarm_and_publishes_each_step(
     steps = sql(url, "SELECT actor, reason FROM incident_history WHERE action = 'escalate' ORDER BY seq")
     assert [actor for actor, _ in steps] == ["system:escalation"] * 3
     assert steps[0][1] == "not acknowledged within 0.01 min (alarm, orange): grid → community, risk orange → red"
+
+
+def test_a_round_takes_the_longest_waiting_first_up_to_its_cap_and_a_full_round_goes_on_at_once(
+        database_url: str, conn: psycopg.Connection, grid_index: GridIndex) -> None:
+    url = database_url
+    _, newer, older = two_parking_incidents(url, grid_index)
+    sql(url, "UPDATE incidents SET created_at = now() - interval '2 hours' WHERE id = %s", (older,))
+    sql(url, "UPDATE incidents SET created_at = now() - interval '1 hour' WHERE id = %s", (newer,))
+    now = raised_at(url, newer) + MINUTE
+    with conn.transaction(force_rollback=True):
+        assert [e.incident_id for e in run_escalations(conn, TINY, now, batch_max=1)] == [older]
+
+    ticks = iter([0.0, 1.0, 2.0, 3.0])
+    runner = EscalationRunner(url, TINY, EscalationMetrics.create(CollectorRegistry()), every_s=15, batch_max=1,
+                              monotonic=lambda: next(ticks))
+    try:
+        assert [e.incident_id for e in runner.maybe_run()] == [older]  # full: the next pass goes on
+        assert [e.incident_id for e in runner.maybe_run()] == [newer]  # full again
+        assert runner.maybe_run() == []  # both restarted their clocks at community: nothing due
+        assert runner.maybe_run() == []  # and now the period applies (t=3 < 2 + 15)
+    finally:
+        runner.close()
+    assert row(url, older)[1] == row(url, newer)[1] == "community"
