@@ -25,6 +25,7 @@ from api.metrics import ApiMetrics
 from api.publisher import KafkaPublisher
 from api.routes import alerts, dead_letters, devices, feed, grids, health, incidents, reports, stats, transitions
 from gridwatch.settings import Settings
+from ingest.escalation import load_escalation_config
 
 CONSOLE_DIR = Path(__file__).parent / "console"
 ROUTERS = (reports, incidents, transitions, alerts, devices, grids, stats, dead_letters, feed, health)
@@ -49,12 +50,13 @@ def create_app(settings: Settings, tuning: ApiTuning | None = None) -> FastAPI:
     """Build the app; ``tuning`` shortens timeouts in tests."""
     tuning = tuning or ApiTuning()
     metrics = ApiMetrics.create()
+    escalation = load_escalation_config(settings.escalation_file)  # the ingest's limits, for escalates_at
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = _open_pool(settings, tuning)
         publisher = KafkaPublisher(settings.kafka, timeout_s=tuning.publish_timeout_s)
-        app.state.resources = Resources(settings, tuning, pool, publisher, metrics)
+        app.state.resources = Resources(settings, tuning, pool, publisher, metrics, escalation)
         try:
             yield
         finally:

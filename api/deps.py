@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 from api.metrics import ApiMetrics
 from api.publisher import KafkaPublisher
 from gridwatch.settings import Settings
+from ingest.escalation import EscalationConfig
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Resources:
     pool: ConnectionPool[Connection[DictRow]]
     publisher: KafkaPublisher
     metrics: ApiMetrics
+    escalation: EscalationConfig
 
 
 def get_resources(request: Request) -> Resources:
@@ -72,12 +74,17 @@ def get_tuning(resources: ResourcesDep) -> ApiTuning:
     return resources.tuning
 
 
+def get_escalation(resources: ResourcesDep) -> EscalationConfig:
+    return resources.escalation
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[ConnectionPool[Connection[DictRow]], Depends(get_pool)]
 ConnDep = Annotated[Connection[DictRow], Depends(get_conn)]
 PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 TuningDep = Annotated[ApiTuning, Depends(get_tuning)]
+EscalationDep = Annotated[EscalationConfig, Depends(get_escalation)]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ from gridwatch.contracts import (
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 T = TypeVar("T")
+ESCALATES_AT = ("when it goes up a level if nobody acknowledges (open) or resolves it by then; null when it "
+                "cannot (resolved, closed, dismissed, merged, or already at district). May be past until the "
+                "ingest's next escalation round")
 
 
 class PatrolReportCreate(BaseModel):
@@ -122,6 +125,8 @@ class IncidentSummary(BaseModel):
     allowed_actions: list[str]
     outside_grid: bool = False
     merged_into: str | None = None
+    escalates_at: UtcTime | None = Field(None, description=ESCALATES_AT)
+    escalated_at: UtcTime | None = Field(None, description="when it last went up a level; null if never")
 
 
 class IncidentPublic(Incident):
@@ -129,6 +134,8 @@ class IncidentPublic(Incident):
 
     updated_at: UtcTime
     allowed_actions: list[str]
+    escalates_at: UtcTime | None = Field(None, description=ESCALATES_AT)
+    escalated_at: UtcTime | None = Field(None, description="when it last went up a level; null if never")
 
 
 class AlertPublic(BaseModel):

@@ -53,6 +53,10 @@ class IngestSettings(BaseModel):
     grids_file: Path | None = Field(None, description="GeoJSON grid map loaded at start when the database has none")
     metrics_port: int = Field(9101, ge=0, description="Prometheus metrics and /healthz; 0 turns it off")
     grid_reload_s: float = Field(5.0, gt=0, description="how often the ingest checks for a newly loaded grid map")
+    escalation_every_s: float = Field(15.0, gt=0, description="how often the ingest escalates incidents past their "
+                                      "limits (wall clock); a limit is met at most this late")
+    escalation_batch_max: int = Field(500, ge=1, description="most incidents escalated in one transaction; "
+                                      "a full round is followed by the next at once")
 
 
 class EdgeSettings(BaseModel):
@@ -72,6 +76,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
     edge: EdgeSettings = EdgeSettings()
+    escalation_file: Path | None = Field(
+        None, description="escalation limits YAML (e.g. configs/escalation.yaml) read by the ingest and the API; "
+                          "None: the built-in defaults, which that file repeats")
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 

@@ -19,6 +19,8 @@ from gridwatch.observability import serve_health
 from gridwatch.settings import Settings
 from ingest.consumer import IngestMetrics, IngestWorker
 from ingest.engine import load_engine_config
+from ingest.escalation import load_escalation_config
+from ingest.escalator import EscalationMetrics, EscalationRunner
 from ingest.gridstore import store_grid_map, stored_map_version
 from ingest.migrate import migrate
 
@@ -61,10 +63,20 @@ def build_worker(settings: Settings, grids_file: Path | None, registry: Collecto
                         IngestMetrics.create(registry))
 
 
-def run_loop(worker: IngestWorker, stop: threading.Event) -> None:
-    """Run batches until ``stop``; on a failed batch, back off, recover and go on."""
+def build_escalator(settings: Settings, registry: CollectorRegistry) -> EscalationRunner:
+    """The escalation runner; a bad limits file stops the start with file, line and field."""
+    return EscalationRunner(settings.database.url, load_escalation_config(settings.escalation_file),
+                            EscalationMetrics.create(registry), settings.ingest.escalation_every_s,
+                            settings.ingest.escalation_batch_max)
+
+
+def run_loop(worker: IngestWorker, stop: threading.Event, escalator: EscalationRunner | None = None) -> None:
+    """Run batches until ``stop``; on a failed batch, back off, recover and go on. Between batches,
+    escalate what is due (its changes go out with the next ``publish_outbox``)."""
     backoff = Backoff(initial_s=0.5, max_s=30.0)
     while not stop.is_set():
+        if escalator is not None:
+            escalator.maybe_run()
         try:
             worker.run_once()
             backoff.reset()
@@ -79,6 +91,7 @@ def run_loop(worker: IngestWorker, stop: threading.Event) -> None:
 
 def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
     registry = CollectorRegistry()
+    escalator = build_escalator(settings, registry)
     worker = build_worker(settings, grids_file, registry)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,8 +105,9 @@ def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
     server = serve_health(settings.ingest.metrics_port, registry, health) if settings.ingest.metrics_port else None
     log.info("ingest started", extra={"topics": settings.kafka.topics.model_dump(), "grid_map": worker.grid_version})
     try:
-        run_loop(worker, stop)
+        run_loop(worker, stop, escalator)
     finally:
+        escalator.close()
         if server is not None:
             server.shutdown()
         worker.consumer.close()

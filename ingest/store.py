@@ -97,14 +97,19 @@ VALUES (%(id)s, %(category)s, %(grid_id)s, %(grid_path)s, %(status)s, %(risk)s, 
 ON CONFLICT (id) DO UPDATE SET
     category = EXCLUDED.category, grid_id = EXCLUDED.grid_id, grid_path = EXCLUDED.grid_path,
     outside_grid = EXCLUDED.outside_grid, merged_into = NULL,
-    risk = EXCLUDED.risk, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
+    risk = (ARRAY['green','blue','yellow','orange','red'])[least(5,
+        array_position(ARRAY['green','blue','yellow','orange','red'], EXCLUDED.risk)
+        + array_position(ARRAY['grid','community','street','district'], incidents.level) - 1)],
+    lat = EXCLUDED.lat, lon = EXCLUDED.lon,
     first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
     alert_ids = EXCLUDED.alert_ids, report_ids = EXCLUDED.report_ids, members = EXCLUDED.members,
     updated_at = now()
-RETURNING status, level
+RETURNING status, level, risk
 """
 # The engine owns members, position, times and risk; status and level belong to the dispatchers
-# (API transitions), so an update never overwrites them.
+# (API transitions) and escalation, so an update never overwrites them. The stored risk is the
+# engine's raised one colour per level above grid (ingest.escalation.risk_at_level), so new evidence
+# never lowers an escalated incident's risk.
 
 
 def _incident_params(incident: Incident) -> dict[str, Any]:
@@ -170,9 +175,10 @@ def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
     """Upsert incidents, append their new engine history, and queue them for publication."""
     for incident in incidents:
         cur.execute(INCIDENT_UPSERT, _incident_params(incident))
-        status, level = cur.fetchone()  # type: ignore[misc]
+        status, level, risk = cur.fetchone()  # type: ignore[misc]
         _append_history(cur, incident.id, incident.history)
-        stored = incident.model_copy(update={"status": status, "level": level, "history": _history(cur, incident.id)})
+        stored = incident.model_copy(update={"status": status, "level": level, "risk": risk,
+                                             "history": _history(cur, incident.id)})
         cur.execute(
             "INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)",
             (incident.id, Jsonb(stored.model_dump(mode="json"))),

@@ -10,7 +10,7 @@ const RISK = { red: "红 red", orange: "橙 orange", yellow: "黄 yellow", blue:
 const CATEGORY = { fire: "火情 fire", crowd: "人群聚集 crowd", parking: "违停 parking", alarm: "一键报警 alarm",
   device: "设备 device", hazard: "隐患 hazard", dispute: "纠纷 dispute", other: "其他 other" };
 const ACTION = { assign: "派遣 Assign", start: "开始处置 Start", resolve: "办结 Resolve", close: "结案 Close",
-  dismiss: "排除误报 Dismiss", reopen: "重新打开 Reopen" };
+  dismiss: "排除误报 Dismiss", reopen: "重新打开 Reopen", escalate: "升级 Escalate" };
 const LEVEL = { grid: "网格 grid", community: "社区 community", street: "街道 street", district: "区 district" };
 const PAGE = 50;
 const SILENT_S = 300; // a device unheard for 5 minutes is shown as suspicious even if not yet marked offline
@@ -52,6 +52,15 @@ function ago(iso) {
 const gridName = (id) => (id && state.grids.get(id) ? `${state.grids.get(id).name || id} (${id})` : id || "网格外 outside");
 const riskChip = (risk) => el("span", { class: `chip risk-${risk}` }, RISK[risk] || risk);
 const statusBadge = (status) => el("span", { class: `status status-${status}` }, STATUS[status] || status);
+const levelBadge = (level) => el("span", { class: `level level-${level}` }, LEVEL[level] || level);
+// When the incident goes up a level unless someone acts: "in 4 min", or "overdue" until the ingest's next round.
+function untilEscalation(iso) {
+  if (!iso) return "";
+  const s = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (s <= 0) return "升级中 escalating";
+  return s < 3600 ? `${Math.ceil(s / 60)} 分钟后升级 escalates in ${Math.ceil(s / 60)} min`
+    : `${Math.round(s / 3600)} 小时后升级 escalates in ${Math.round(s / 3600)} h`;
+}
 
 // ---- filters ---------------------------------------------------------------------------------
 function buildFilters() {
@@ -61,6 +70,7 @@ function buildFilters() {
   }
   for (const [value, label] of Object.entries(CATEGORY)) $("#f-category").append(el("option", { value }, label));
   for (const [value, label] of Object.entries(RISK)) $("#f-risk").append(el("option", { value }, label));
+  for (const [value, label] of Object.entries(LEVEL)) $("#f-level").append(el("option", { value }, label));
   $("#filters").addEventListener("change", () => loadIncidents());
   $("#reload").addEventListener("click", () => loadIncidents());
   $("#more").addEventListener("click", () => loadIncidents(false));
@@ -68,13 +78,15 @@ function buildFilters() {
 
 function currentFilters() {
   const form = new FormData($("#filters"));
-  return { status: form.getAll("status"), category: form.get("category"), grid_id: form.get("grid_id"), risk: form.get("risk") };
+  return { status: form.getAll("status"), category: form.get("category"), grid_id: form.get("grid_id"), risk: form.get("risk"),
+    level: form.get("level") };
 }
 
 function matches(incident, f) {
   return (f.status.length === 0 || f.status.includes(incident.status))
     && (!f.category || incident.category === f.category)
     && (!f.risk || incident.risk === f.risk)
+    && (!f.level || incident.level === f.level)
     && (!f.grid_id || incident.grid_id === f.grid_id || (incident.grid_path || []).includes(f.grid_id));
 }
 
@@ -94,7 +106,7 @@ async function loadIncidents(reset = true) {
   const f = currentFilters();
   const q = new URLSearchParams();
   f.status.forEach((s) => q.append("status", s));
-  for (const k of ["category", "grid_id", "risk"]) if (f[k]) q.set(k, f[k]);
+  for (const k of ["category", "grid_id", "risk", "level"]) if (f[k]) q.set(k, f[k]);
   q.set("limit", PAGE);
   q.set("offset", reset ? 0 : state.offset);
   try {
@@ -118,8 +130,10 @@ function renderList(flashId) {
   },
   riskChip(i.risk),
   el("span", { class: "title" }, `${CATEGORY[i.category] || i.category} · ${gridName(i.grid_id)}`),
+  levelBadge(i.level),
   statusBadge(i.status),
-  el("span", { class: "meta" }, `${i.id} · 告警 ${i.alert_ids.length} · 上报 ${i.report_ids.length} · ${LEVEL[i.level] || i.level} · 最近 ${ago(i.last_seen)}`))));
+  el("span", { class: "meta" }, [`${i.id} · 告警 ${i.alert_ids.length} · 上报 ${i.report_ids.length} · 最近 ${ago(i.last_seen)}`,
+    i.escalates_at ? ` · ${untilEscalation(i.escalates_at)}` : ""].join("")))));
   $("#count").textContent = `共 ${state.total} 件 · ${state.total} incidents (showing ${items.length})`;
   $("#more").hidden = items.length >= state.total;
 }
@@ -157,7 +171,10 @@ function renderDetail(i) {
     el("div", { class: "muted" }, i.id),
     el("dl", { class: "facts" },
       el("dt", {}, "网格 Grid"), el("dd", {}, gridName(i.grid_id), el("span", { class: "muted" }, i.grid_path.length ? `  ← ${i.grid_path.slice(1).join(" ← ")}` : "")),
-      el("dt", {}, "层级 Level"), el("dd", {}, LEVEL[i.level] || i.level),
+      el("dt", {}, "层级 Level"), el("dd", {}, levelBadge(i.level),
+        i.escalated_at ? el("span", { class: "muted" }, `  升级于 escalated ${fmtTime(i.escalated_at)}`) : ""),
+      el("dt", {}, "升级时限 Escalates"), el("dd", {}, i.escalates_at
+        ? `${fmtTime(i.escalates_at)} (${untilEscalation(i.escalates_at)})` : "— 不再升级 no further escalation"),
       el("dt", {}, "位置 Position"), el("dd", {}, `${i.lat.toFixed(6)}, ${i.lon.toFixed(6)}`),
       el("dt", {}, "首次 First seen"), el("dd", {}, fmtTime(i.first_seen)),
       el("dt", {}, "最近 Last seen"), el("dd", {}, `${fmtTime(i.last_seen)} (${ago(i.last_seen)})`)),

@@ -25,11 +25,12 @@ from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ApiTuning, PoolDep, TuningDep
+from api.deps import ApiTuning, EscalationDep, PoolDep, TuningDep
 from api.feedcursor import OutboxCursor
 from api.schemas import IncidentSummary
 from api.store.incidents import summaries_by_id
 from api.store.outbox import changes_after, latest_seq
+from ingest.escalation import EscalationConfig
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["feed"])
@@ -43,6 +44,7 @@ async def feed(
     request: Request,
     pool: PoolDep,
     tuning: TuningDep,
+    escalation: EscalationDep,
     last_event_id: Annotated[str | None, Header(description="sent by EventSource on reconnect")] = None,
     after: Annotated[int | None, Query(ge=0, description="resume after this cursor")] = None,
 ) -> StreamingResponse:
@@ -52,7 +54,7 @@ async def feed(
         start = after if after is not None else await run_in_threadpool(_latest, pool)
     cursor = OutboxCursor(watermark=start, gap_grace_s=tuning.feed_gap_grace_s)
     return StreamingResponse(
-        _events(request, pool, cursor, tuning),
+        _events(request, pool, cursor, tuning, escalation),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -70,13 +72,13 @@ def _latest(pool: Pool) -> int:
         return latest_seq(conn)
 
 
-def _poll(pool: Pool, cursor: OutboxCursor) -> list[IncidentSummary]:
+def _poll(pool: Pool, cursor: OutboxCursor, escalation: EscalationConfig) -> list[IncidentSummary]:
     """One round: which incidents changed since the cursor, as they are now. The cursor moves only
     after the incidents were read, so a failed round is simply repeated."""
     with pool.connection() as conn:
         rows = changes_after(conn, cursor.watermark, cursor.sent_above_watermark)
         changed = list(dict.fromkeys(incident_id for _, incident_id in rows))
-        incidents = summaries_by_id(conn, changed) if changed else []
+        incidents = summaries_by_id(conn, changed, escalation) if changed else []
     cursor.advance([seq for seq, _ in rows], now=time.monotonic())
     return incidents
 
@@ -87,12 +89,13 @@ def sse(event: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {data}\n\n"
 
 
-async def _events(request: Request, pool: Pool, cursor: OutboxCursor, tuning: ApiTuning) -> AsyncIterator[str]:
+async def _events(request: Request, pool: Pool, cursor: OutboxCursor, tuning: ApiTuning,
+                  escalation: EscalationConfig) -> AsyncIterator[str]:
     yield f"retry: {RECONNECT_MS}\n" + sse("ready", json.dumps({"cursor": cursor.watermark}), cursor.watermark)
     quiet_since = time.monotonic()
     while not await request.is_disconnected():
         try:
-            incidents = await run_in_threadpool(_poll, pool, cursor)
+            incidents = await run_in_threadpool(_poll, pool, cursor, escalation)
         except (psycopg.Error, PoolTimeout) as exc:
             log.warning("feed poll failed, retrying: %s", exc)
             yield sse("error", json.dumps({"detail": "database unavailable, retrying"}))

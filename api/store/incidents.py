@@ -1,7 +1,9 @@
 """Reading incidents, and the dispatchers' status changes written with history and outbox.
 
 The ingest and the API both write ``incidents`` but never the same columns: the engine owns
-members, position, times, ids and risk; the API owns ``status`` (and ``updated_at`` on its changes).
+members, position, times, ids and risk; the API owns ``status`` (and ``updated_at`` on its changes);
+the ingest's escalation runner owns ``level``, ``escalated_at`` and the risk bump that comes with it.
+``escalates_at`` is computed on read from the same limits the runner uses.
 Both lock the row (the ingest's upsert does implicitly), so ``incident_history.seq = max + 1`` never
 collides.
 """
@@ -21,9 +23,11 @@ from api.lifecycle import allowed_actions, next_status
 from api.schemas import IncidentPublic, IncidentSummary, IncidentTransition
 from api.store.sql import Where, grid_clause
 from gridwatch.contracts import Incident
+from ingest.escalation import EscalationConfig, IncidentClock, next_deadline
 
 SUMMARY_COLUMNS = ("id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, last_seen, "
-                   "updated_at, alert_ids, report_ids, outside_grid, merged_into")
+                   "updated_at, alert_ids, report_ids, outside_grid, merged_into, escalated_at, created_at, reopened_at")
+CLOCK_ONLY = ("created_at", "reopened_at")  # read for escalates_at, not shown
 FULL_COLUMNS = SUMMARY_COLUMNS + ", members"
 
 
@@ -36,6 +40,7 @@ class IncidentNotFound(LookupError):
 class IncidentFilters:
     status: list[str] = field(default_factory=list)
     risk: list[str] = field(default_factory=list)
+    level: list[str] = field(default_factory=list)
     category: str | None = None
     grid_id: str | None = None
     since: datetime | None = None
@@ -48,6 +53,7 @@ class IncidentFilters:
             .add("merged_into IS NULL", hide_merged=None if self.include_merged else True)
             .add("status = ANY(%(status)s)", status=self.status)
             .add("risk = ANY(%(risk)s)", risk=self.risk)
+            .add("level = ANY(%(level)s)", level=self.level)
             .add("category = %(category)s", category=self.category)
             .add(grid_clause(), grid_id=self.grid_id)
             .add("last_seen >= %(since)s", since=self.since)
@@ -55,12 +61,23 @@ class IncidentFilters:
         )
 
 
-def _summary(row: DictRow) -> IncidentSummary:
-    return IncidentSummary.model_validate({**row, "allowed_actions": allowed_actions(row["status"])})
+def _shown(row: DictRow, escalation: EscalationConfig) -> dict[str, Any]:
+    """The row as the API shows it: with the allowed actions and the next escalation deadline."""
+    clock = IncidentClock(category=row["category"], status=row["status"], level=row["level"], risk=row["risk"],
+                          raised_at=row["created_at"], escalated_at=row["escalated_at"],
+                          reopened_at=row["reopened_at"], merged=row["merged_into"] is not None)
+    deadline = next_deadline(clock, escalation)
+    shown = {k: v for k, v in row.items() if k not in CLOCK_ONLY}
+    return {**shown, "allowed_actions": allowed_actions(row["status"]),
+            "escalates_at": deadline.at if deadline else None}
 
 
-def list_incidents(conn: Connection[DictRow], filters: IncidentFilters, limit: int,
-                   offset: int) -> tuple[list[IncidentSummary], int]:
+def _summary(row: DictRow, escalation: EscalationConfig) -> IncidentSummary:
+    return IncidentSummary.model_validate(_shown(row, escalation))
+
+
+def list_incidents(conn: Connection[DictRow], filters: IncidentFilters, limit: int, offset: int,
+                   escalation: EscalationConfig) -> tuple[list[IncidentSummary], int]:
     """Newest ``last_seen`` first, and the number of incidents matching the filters."""
     where = filters.where()
     rows = conn.execute(
@@ -69,15 +86,16 @@ def list_incidents(conn: Connection[DictRow], filters: IncidentFilters, limit: i
         {**where.params, "limit": limit, "offset": offset},
     ).fetchall()
     total = conn.execute(f"SELECT count(*) AS n FROM incidents{where.sql()}", where.params).fetchone()
-    return [_summary(r) for r in rows], int(total["n"]) if total else 0
+    return [_summary(r, escalation) for r in rows], int(total["n"]) if total else 0
 
 
-def summaries_by_id(conn: Connection[DictRow], incident_ids: Sequence[str]) -> list[IncidentSummary]:
+def summaries_by_id(conn: Connection[DictRow], incident_ids: Sequence[str],
+                    escalation: EscalationConfig) -> list[IncidentSummary]:
     """Current state of the given incidents (for the live feed), oldest change first."""
     rows = conn.execute(
         f"SELECT {SUMMARY_COLUMNS} FROM incidents WHERE id = ANY(%s) ORDER BY updated_at, id", (list(incident_ids),)
     ).fetchall()
-    return [_summary(r) for r in rows]
+    return [_summary(r, escalation) for r in rows]
 
 
 def _history(conn: Connection[DictRow], incident_id: str) -> list[dict[str, Any]]:
@@ -87,26 +105,26 @@ def _history(conn: Connection[DictRow], incident_id: str) -> list[dict[str, Any]
     ).fetchall()
 
 
-def _public(row: DictRow, history: list[dict[str, Any]]) -> IncidentPublic:
-    return IncidentPublic.model_validate(
-        {**row, "history": history, "allowed_actions": allowed_actions(row["status"])}
-    )
+def _public(row: DictRow, history: list[dict[str, Any]], escalation: EscalationConfig) -> IncidentPublic:
+    return IncidentPublic.model_validate({**_shown(row, escalation), "history": history})
 
 
-def get_incident(conn: Connection[DictRow], incident_id: str) -> IncidentPublic:
+def get_incident(conn: Connection[DictRow], incident_id: str, escalation: EscalationConfig) -> IncidentPublic:
     row = conn.execute(f"SELECT {FULL_COLUMNS} FROM incidents WHERE id = %s", (incident_id,)).fetchone()
     if row is None:
         raise IncidentNotFound(incident_id)
-    return _public(row, _history(conn, incident_id))
+    return _public(row, _history(conn, incident_id), escalation)
 
 
 def contract_payload(incident: IncidentPublic) -> dict[str, Any]:
-    """The outbox/Kafka form: the contract Incident (with history), without API-only fields."""
-    fields = incident.model_dump(exclude={"allowed_actions", "updated_at"})
+    """The outbox/Kafka form: the contract Incident (with history), without API-only fields (the
+    escalation deadline depends on the API's limits file and the reader's clock, so it stays here)."""
+    fields = incident.model_dump(exclude={"allowed_actions", "updated_at", "escalates_at", "escalated_at"})
     return Incident.model_validate(fields).model_dump(mode="json")
 
 
-def apply_transition(conn: Connection[DictRow], incident_id: str, change: IncidentTransition) -> IncidentPublic:
+def apply_transition(conn: Connection[DictRow], incident_id: str, change: IncidentTransition,
+                     escalation: EscalationConfig) -> IncidentPublic:
     """Lock the incident, check the step against the state machine, then in the same transaction
     update the status, append history and queue the new state in the outbox for Kafka.
 
@@ -129,7 +147,7 @@ def apply_transition(conn: Connection[DictRow], incident_id: str, change: Incide
              "reason": change.history_reason()},
         )
         assert updated is not None  # the row is locked by this transaction
-        incident = _public(updated, _history(conn, incident_id))
+        incident = _public(updated, _history(conn, incident_id), escalation)
         conn.execute(
             "INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)",
             (incident_id, Jsonb(contract_payload(incident))),

@@ -16,21 +16,24 @@ from edge.agent import EdgeAgent
 from edge.config import SiteConfig, load_site
 from gridwatch.settings import Settings
 from ingest.consumer import IngestWorker
-from ingest.service import build_worker, run_loop
+from ingest.service import build_escalator, build_worker, run_loop
 
 
 @contextmanager
 def running_ingest(settings: Settings, grids_file: Path | None = None) -> Iterator[IngestWorker]:
-    """The real ingest worker on a thread, stopped and closed on exit."""
-    worker = build_worker(settings, grids_file, CollectorRegistry())
+    """The real ingest worker, with its escalation runner, on a thread; stopped and closed on exit."""
+    registry = CollectorRegistry()
+    escalator = build_escalator(settings, registry)
+    worker = build_worker(settings, grids_file, registry)
     stop = threading.Event()
-    thread = threading.Thread(target=run_loop, args=(worker, stop), daemon=True)
+    thread = threading.Thread(target=run_loop, args=(worker, stop, escalator), daemon=True)
     thread.start()
     try:
         yield worker
     finally:
         stop.set()
         thread.join(timeout=30)
+        escalator.close()
         worker.consumer.close()
         worker.producer.close(timeout=5)
         worker.conn.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -90,3 +90,58 @@ def test_unknown_incident_is_404_naming_it(client: TestClient, seeded: str) -> N
     response = client.get("/v1/incidents/i-nope")
     assert response.status_code == 404
     assert response.json() == {"detail": "no incident with id 'i-nope'"}
+
+
+# -- escalation: level, risk and the next deadline --------------------------------------------------
+
+def _created(url: str, incident_id: str) -> datetime:
+    return sql(url, "SELECT created_at FROM incidents WHERE id = %s", (incident_id,))[0][0]
+
+
+def _at(body: dict[str, Any], field: str = "escalates_at") -> datetime | None:
+    value = body[field]
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_escalates_at_follows_the_limits_status_and_level(client: TestClient, seeded: str) -> None:
+    url = seeded
+    sql(url, "UPDATE incidents SET level = 'community', escalated_at = created_at + interval '2 minutes' "
+             "WHERE id = 'i-crowd'")
+    sql(url, "UPDATE incidents SET level = 'district' WHERE id = 'i-outside'")
+    items = {i["id"]: i for i in client.get("/v1/incidents").json()["items"]}
+
+    # fire red, open: acknowledged within 5 minutes of being stored (a millisecond on the wire)
+    fire = _at(items["i-old-fire"])
+    assert fire is not None and abs(fire - (_created(url, "i-old-fire") + timedelta(minutes=5))) < timedelta(milliseconds=1)
+    # crowd orange, escalated to community two minutes in: 5 more minutes from the escalation
+    crowd = _at(items["i-crowd"])
+    assert crowd is not None and abs(crowd - (_created(url, "i-crowd") + timedelta(minutes=7))) < timedelta(milliseconds=1)
+    assert (items["i-crowd"]["level"], items["i-crowd"]["risk"]) == ("community", "orange")
+    assert _at(items["i-crowd"], "escalated_at") is not None
+    assert items["i-closed"]["escalates_at"] is None  # closed: never
+    assert items["i-outside"]["escalates_at"] is None  # district: the top
+    assert "created_at" not in items["i-old-fire"] and "reopened_at" not in items["i-old-fire"]
+
+
+@pytest.mark.parametrize(("levels", "expected"), [(["community"], ["i-crowd"]),
+                                                  (["grid", "district"], ["i-outside", "i-closed", "i-old-fire"])])
+def test_filter_by_level(client: TestClient, seeded: str, levels: list[str], expected: list[str]) -> None:
+    sql(seeded, "UPDATE incidents SET level = 'community' WHERE id = 'i-crowd'")
+    sql(seeded, "UPDATE incidents SET level = 'district' WHERE id = 'i-outside'")
+    response = client.get("/v1/incidents", params={"level": levels})
+    assert ids(response) == expected and response.json()["total"] == len(expected)
+    assert client.get("/v1/incidents", params={"level": "province"}).status_code == 422
+
+
+def test_acknowledging_moves_escalates_at_to_the_handle_limit(client: TestClient, seeded: str) -> None:
+    url = seeded
+    detail = client.get("/v1/incidents/i-old-fire").json()
+    assert _at(detail) is not None and detail["level"] == "grid"
+
+    body = {"action": "assign", "actor": "d-007", "reason": "on it", "assignee": "w-017"}
+    assigned = client.post("/v1/incidents/i-old-fire/transitions", json=body).json()
+
+    handle = _at(assigned)
+    assert handle is not None and abs(handle - (_created(url, "i-old-fire") + timedelta(minutes=30))) < timedelta(milliseconds=1)
+    payload = sql(url, "SELECT payload FROM incident_outbox WHERE incident_id = 'i-old-fire' ORDER BY seq DESC LIMIT 1")
+    assert "escalates_at" not in payload[0][0] and payload[0][0]["level"] == "grid"  # Kafka keeps the contract
