@@ -121,11 +121,23 @@ class IncidentSummary(BaseModel):
     merged_into: str | None = None
 
 
+class SnapshotLink(BaseModel):
+    """An alert's evidence picture, served as image/jpeg at ``url``."""
+
+    alert_id: str
+    camera_id: str
+    taken_at: UtcTime
+    url: str
+
+
 class IncidentPublic(Incident):
     """The full contract Incident (members say why each observation joined; history in ``seq`` order)."""
 
     updated_at: UtcTime
     allowed_actions: list[str]
+    snapshots: list[SnapshotLink] = Field(
+        default_factory=list, description="evidence pictures of the incident's alerts, oldest first"
+    )
 
 
 class AlertPublic(BaseModel):
@@ -143,6 +155,9 @@ class AlertPublic(BaseModel):
     grid_id: str | None
     grid_path: list[str]
     incident_id: str | None
+    snapshot_url: str | None = Field(
+        None, description="where the alert's evidence picture is served, when it has one"
+    )
 
 
 class ReportPublic(BaseModel):

@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from api.lifecycle import allowed_actions, next_status
 from api.schemas import IncidentPublic, IncidentSummary, IncidentTransition
+from api.store.snapshots import snapshot_links
 from api.store.sql import Where, grid_clause
 from gridwatch.contracts import Incident
 
@@ -97,12 +98,13 @@ def get_incident(conn: Connection[DictRow], incident_id: str) -> IncidentPublic:
     row = conn.execute(f"SELECT {FULL_COLUMNS} FROM incidents WHERE id = %s", (incident_id,)).fetchone()
     if row is None:
         raise IncidentNotFound(incident_id)
-    return _public(row, _history(conn, incident_id))
+    incident = _public(row, _history(conn, incident_id))
+    return incident.model_copy(update={"snapshots": snapshot_links(conn, incident.alert_ids)})
 
 
 def contract_payload(incident: IncidentPublic) -> dict[str, Any]:
     """The outbox/Kafka form: the contract Incident (with history), without API-only fields."""
-    fields = incident.model_dump(exclude={"allowed_actions", "updated_at"})
+    fields = incident.model_dump(exclude={"allowed_actions", "updated_at", "snapshots"})
     return Incident.model_validate(fields).model_dump(mode="json")
 
 
