@@ -14,6 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from detectors.models import ModelError
 from detectors.pipeline import CameraDetectors, zone_rules_from_config
 from edge.alerts import AlertIds, to_alert
 from edge.camera_health import CameraHealth, FrameLook
@@ -23,6 +26,8 @@ from edge.config import CameraConfig, SiteConfig, offline_after
 from edge.detect import detectors_config
 from edge.metrics import EdgeMetrics
 from gridwatch.contracts import Alert
+
+log = structlog.get_logger(__name__)
 
 DetectorsFactory = Callable[[CameraConfig], tuple[CameraDetectors, float]]
 
@@ -41,6 +46,7 @@ class CameraUnit:
     reader: CameraReader
     health: CameraHealth
     worker: CameraWorker | None = None
+    detectors_error: str | None = None  # why configured detectors are not running (a missing model)
     _ids: AlertIds = field(init=False)
     _frames_seen: int = 0
     _opened_seen: datetime | None = None
@@ -55,12 +61,18 @@ class CameraUnit:
         reader = CameraReader(camera, resolve_source(camera.source, site_dir), on_frame, metrics,
                               count_drops=camera.detectors is not None)
         health = CameraHealth(camera.id, camera.health, offline_after(site, camera), started=now)
-        worker = None
+        worker, error = None, None
         if camera.detectors is not None:
-            pipeline, every_s = detectors(camera)
-            alerts = CameraAlerts(camera, site.site_id, [r.zone for r in pipeline.zones], metrics)
-            worker = CameraWorker(camera, reader, pipeline, alerts, sink, metrics, every_s)
-        return cls(camera, site.site_id, reader, health, worker)
+            try:
+                pipeline, every_s = detectors(camera)
+            except ModelError as exc:  # the camera still counts for liveness and faults; /healthz says why
+                error = str(exc)
+                metrics.camera_worker_errors.labels(camera.id, "load").inc()
+                log.error("camera detectors not started", camera=camera.id, error=error)
+            else:
+                alerts = CameraAlerts(camera, site.site_id, [r.zone for r in pipeline.zones], metrics)
+                worker = CameraWorker(camera, reader, pipeline, alerts, sink, metrics, every_s)
+        return cls(camera, site.site_id, reader, health, worker, error)
 
     def start(self) -> None:
         self.reader.start()
@@ -94,6 +106,8 @@ class CameraUnit:
             "failed_reads": reader.failed_reads,
             "detectors": self.worker is not None,
         }
+        if self.detectors_error is not None:
+            out["detectors_error"] = self.detectors_error
         if self.worker is not None:
             stats = self.worker.stats
             out.update(worker_running=self.worker.running, processed=stats.processed, skipped=stats.skipped,

@@ -22,7 +22,8 @@ from edge.capture import CameraReader, Frame
 from detectors.backends import Backend, CenterNetConfig, build_backend
 from detectors.pipeline import CameraDetectors, zone_rules_from_config
 from edge.detect import detectors_config
-from edge.config import CameraConfig
+from edge.cameras import CameraUnit
+from edge.config import CameraConfig, SiteConfig
 from edge.metrics import EdgeMetrics
 from gridwatch.contracts import Alert
 from gridwatch.snapshot import Snapshot
@@ -118,3 +119,17 @@ def test_a_frame_the_detectors_cannot_take_is_counted_and_the_next_is_processed(
     assert worker.stats.errors == 1 and worker.stats.processed == 1
     assert metrics.registry.get_sample_value("gridwatch_edge_camera_worker_errors_total",
                                              {"camera": "cam-vtest", "stage": "process"}) == 1
+
+
+def test_a_camera_whose_model_is_missing_keeps_its_reader_and_says_why(tmp_path: Path) -> None:
+    def missing(camera: CameraConfig):
+        raise ModelError("model centernet-mbv3-coco: /nowhere/centernet.onnx not found (set GRIDWATCH_MODELS_DIR)")
+
+    site = SiteConfig(site_id="site-1", lat=37.86, lon=112.55, cameras=[CAMERA])
+    metrics = EdgeMetrics()
+    unit = CameraUnit.build(CAMERA, site, tmp_path, lambda cam, at: None, metrics, ListSink(), T0, detectors=missing)
+    assert unit.worker is None and unit.reader is not None
+    status = unit.status(T0)
+    assert status["detectors"] is False and "GRIDWATCH_MODELS_DIR" in status["detectors_error"]
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_worker_errors_total",
+                                             {"camera": "cam-vtest", "stage": "load"}) == 1
