@@ -97,8 +97,8 @@ class CameraHealthConfig(ConfigModel):
         "(fault: undecodable)"
     )
     repeat_s: float = Field(
-        3600.0, gt=0, description="an ongoing offline or fault episode is repeated (phase update) this often, "
-        "so the ingest keeps it one incident (its device window is 6 h)"
+        3600.0, gt=0, le=6 * 3600, description="an ongoing offline or fault episode is repeated (phase update) "
+        "this often, so the ingest keeps it one incident (it links a device's alerts up to 6 h apart)"
     )
 
 

@@ -149,3 +149,8 @@ def test_camera_unit_turns_a_broken_file_into_an_undecodable_alert(tmp_path: Pat
 def test_thresholds_must_be_positive(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         CameraHealthConfig(**{field: 0})
+
+
+def test_repeats_must_come_within_the_ingest_device_window() -> None:
+    with pytest.raises(ValueError, match="repeat_s"):
+        CameraHealthConfig(repeat_s=7 * 3600)
