@@ -24,6 +24,7 @@ from api.publisher import KafkaUnavailable
 from api.store.devices import DeviceNotFound
 from api.store.grids import GridNotFound
 from api.store.incidents import IncidentNotFound
+from api.store.snapshots import SnapshotNotFound
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
-    for not_found in (IncidentNotFound, DeviceNotFound, GridNotFound):
+    for not_found in (IncidentNotFound, DeviceNotFound, GridNotFound, SnapshotNotFound):
         app.add_exception_handler(not_found, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidTransition, _invalid_transition)  # type: ignore[arg-type]
     app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)  # type: ignore[arg-type]

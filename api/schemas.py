@@ -129,6 +129,15 @@ class IncidentSummary(BaseModel):
     escalated_at: UtcTime | None = Field(None, description="when it last went up a level; null if never")
 
 
+class SnapshotLink(BaseModel):
+    """An alert's evidence picture, served as image/jpeg at ``url``."""
+
+    alert_id: str
+    camera_id: str
+    taken_at: UtcTime
+    url: str
+
+
 class IncidentPublic(Incident):
     """The full contract Incident (members say why each observation joined; history in ``seq`` order)."""
 
@@ -136,6 +145,9 @@ class IncidentPublic(Incident):
     allowed_actions: list[str]
     escalates_at: UtcTime | None = Field(None, description=ESCALATES_AT)
     escalated_at: UtcTime | None = Field(None, description="when it last went up a level; null if never")
+    snapshots: list[SnapshotLink] = Field(
+        default_factory=list, description="evidence pictures of the incident's alerts, oldest first"
+    )
 
 
 class AlertPublic(BaseModel):
@@ -153,6 +165,9 @@ class AlertPublic(BaseModel):
     grid_id: str | None
     grid_path: list[str]
     incident_id: str | None
+    snapshot_url: str | None = Field(
+        None, description="where the alert's evidence picture is served, when it has one"
+    )
 
 
 class ReportPublic(BaseModel):

@@ -1,9 +1,11 @@
 """The edge agent of one residential compound: wiring only, in boot order.
 
-spool -> publisher (drains to Kafka) -> liveness tracker -> MQTT buttons -> cameras -> health
-server, then a loop that once a second asks the tracker what is due (heartbeats, device_offline
-alerts) and publishes it. SIGTERM or SIGINT stops everything in reverse order; records not yet
-in Kafka stay in the spool for the next start.
+spool -> publisher (drains to Kafka) -> liveness tracker -> MQTT buttons -> cameras (a reader
+thread each, and a detection worker each for cameras with detectors, whose alerts and snapshots
+go to the publisher) -> health server, then a loop that once a second asks the tracker what is
+due (heartbeats, device_offline alerts for buttons) and each camera which camera_offline /
+camera_fault alerts are due, and publishes them. SIGTERM or SIGINT stops everything in reverse
+order; records not yet in Kafka stay in the spool for the next start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import structlog
 
 from edge.buttons import ButtonDecoder
-from edge.capture import CameraReader, resolve_source
+from edge.cameras import CameraUnit, DetectorsFactory, build_detectors
 from edge.config import SiteConfig, offline_after
 from edge.heartbeat import Device, LivenessTracker
 from edge.metrics import EdgeMetrics
@@ -37,7 +39,8 @@ TICK_S = 1.0
 class EdgeAgent:
     """All of one site's edge components, built from settings and the site file."""
 
-    def __init__(self, settings: Settings, site: SiteConfig, site_path: Path, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: Settings, site: SiteConfig, site_path: Path, clock: Clock = utc_now,
+                 detectors: DetectorsFactory = build_detectors) -> None:
         self.settings = settings
         self.site = site
         self.clock = clock
@@ -57,7 +60,7 @@ class EdgeAgent:
         )
         site_dir = site_path.resolve().parent
         self.cameras = [
-            CameraReader(cam, resolve_source(cam.source, site_dir), self._camera_frame, self.metrics)
+            CameraUnit.build(cam, site, site_dir, self._camera_frame, self.metrics, self.publisher, clock(), detectors)
             for cam in site.cameras if cam.enabled
         ]
         self._health_server: ThreadingHTTPServer | None = None
@@ -84,6 +87,11 @@ class EdgeAgent:
             self.publisher.publish_alert(alert)
         for heartbeat in report.heartbeats:
             self.publisher.publish_heartbeat(heartbeat)
+        for camera in self.cameras:
+            for alert in camera.check(now):
+                log.warning("camera " + alert.type.removeprefix("camera_"), device_id=alert.device_id,
+                            **{k: alert.attributes.get(k) for k in ("phase", "fault", "reason")})
+                self.publisher.publish_alert(alert)
 
     def run_until(self, stop: threading.Event) -> None:
         self.tick()
@@ -106,8 +114,11 @@ class EdgeAgent:
         """``ok`` needs MQTT (when the site has buttons) and a live publisher; Kafka may be down,
         since the spool covers an outage: its depth and age say how long it has lasted."""
         mqtt_ok = self.subscriber.connected if self.subscriber is not None else None
+        now = self.clock()
         return {
-            "ok": mqtt_ok is not False and self.publisher.running,
+            "ok": mqtt_ok is not False and self.publisher.running
+            and all(c.worker is None or c.worker.running for c in self.cameras)
+            and not any(c.detectors_error for c in self.cameras),
             "site_id": self.site.site_id,
             "mqtt_connected": mqtt_ok,
             "kafka_reachable": self.publisher.kafka_reachable,
@@ -115,6 +126,7 @@ class EdgeAgent:
             "spool_oldest_age_s": round(self.spool.oldest_age_s(), 1),
             "spool_dropped_total": self.spool.dropped_total(),
             "devices_online": self.tracker.status(),
+            "cameras": {c.camera.id: c.status(now) for c in self.cameras},
         }
 
     def _camera_frame(self, camera_id: str, at: datetime) -> None:
@@ -128,7 +140,8 @@ def build_tracker(site: SiteConfig, edge_id: str, now: datetime) -> LivenessTrac
         tracker.register(Device(button.id, "button", button.lat, button.lon, offline_after(site, button)), now)
     for camera in site.cameras:
         if camera.enabled:
-            tracker.register(Device(camera.id, "camera", camera.lat, camera.lon, offline_after(site, camera)), now)
+            tracker.register(Device(camera.id, "camera", camera.lat, camera.lon, offline_after(site, camera),
+                                    raises_alert=False), now)  # edge.camera_health raises camera_offline
     tracker.register(Device(edge_id, "edge", site.lat, site.lon, site.heartbeat.offline_after_s), now)
     return tracker
 

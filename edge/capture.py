@@ -1,11 +1,13 @@
 """Camera readers: one thread per camera, newest frame only, reconnect with capped backoff.
 
-This is the liveness part of the video pipeline: every decoded frame marks the camera seen, so a
-dead stream turns into one ``device_offline`` alert. Detection will read ``latest()`` later; it
-gets the newest frame, never a backlog, because a stale frame is worse than a skipped one.
+Every decoded frame marks the camera seen (liveness) and replaces the one before it in a
+one-frame slot. The detection worker ``take()``s the newest frame, never a backlog, because a
+stale frame is worse than a skipped one; a frame replaced before anyone took it is counted in
+``gridwatch_edge_camera_frames_dropped_total`` (only when a consumer is attached: a camera without
+detectors is read for liveness and faults alone). Memory stays at one frame per camera.
 
-- Network sources (``rtsp://``, ``http://``) are read as fast as the camera sends, with OpenCV's
-  open/read timeouts so a dead camera cannot hang the thread.
+- Network sources (``rtsp://``, ``http(s)://`` MJPEG or HLS, anything FFmpeg opens) are read as
+  fast as the camera sends, with OpenCV's open/read timeouts so a dead camera cannot hang the thread.
 - A file (relative paths resolve against the site file's folder) stands in for a camera in
   development: it is read at its own frame rate, not as fast as the CPU allows, and loops.
 - A source that fails to open or stops delivering is reopened after 1 s, 2 s, 4 s ... up to 30 s;
@@ -61,16 +63,21 @@ class CameraReader:
 
     def __init__(
         self, camera: CameraConfig, source: str, on_frame: FrameCallback, metrics: EdgeMetrics,
-        delay: Backoff | None = None,
+        delay: Backoff | None = None, count_drops: bool = False,
     ) -> None:
         self.camera_id = camera.id
         self.source = source
         self._on_frame = on_frame
         self._metrics = metrics
         self._delay = delay or Backoff(initial_s=1.0, max_s=30.0, jitter=0.0)
+        self._count_drops = count_drops
         self._latest: Frame | None = None
+        self._taken = True  # the slot's frame was handed to the consumer (an empty slot counts as taken)
         self._frames = 0
-        self._lock = threading.Lock()
+        self._dropped = 0
+        self._failed_reads = 0
+        self._last_open_at: datetime | None = None
+        self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"camera-{camera.id}", daemon=True)
 
@@ -79,11 +86,28 @@ class CameraReader:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
         self._thread.join(timeout)
 
     def latest(self) -> Frame | None:
+        """The newest frame, without taking it (health checks look; only the worker takes)."""
         with self._lock:
             return self._latest
+
+    def take(self, timeout_s: float = 0.0) -> Frame | None:
+        """The newest frame not yet taken, waiting up to ``timeout_s`` for one; None if none came."""
+        with self._lock:
+            if self._taken and timeout_s > 0:
+                self._lock.wait_for(lambda: not self._taken or self._stop.is_set(), timeout_s)
+            if self._taken:
+                return None
+            self._taken = True
+            return self._latest
+
+    def status(self) -> "ReaderStatus":
+        with self._lock:
+            return ReaderStatus(self._frames, self._dropped, self._failed_reads, self._last_open_at)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -107,6 +131,8 @@ class CameraReader:
             capture = cv2.VideoCapture(self.source)
         if capture.isOpened():
             log.info("camera opened", camera=self.camera_id)
+            with self._lock:
+                self._last_open_at = datetime.now(timezone.utc)
             return capture
         capture.release()
         return None
@@ -116,8 +142,9 @@ class CameraReader:
         pacer = _FilePacer(capture) if not is_network_source(self.source) else None
         while not self._stop.is_set():
             ok, image = capture.read()
-            if not ok:
+            if not ok or image is None:
                 if pacer is None or not pacer.rewind():
+                    self._read_failed()
                     return
                 continue
             self._keep(image)
@@ -128,10 +155,31 @@ class CameraReader:
     def _keep(self, image: np.ndarray) -> None:
         now = datetime.now(timezone.utc)
         with self._lock:
+            dropped = self._count_drops and not self._taken
             self._frames += 1
-            self._latest = Frame(image, now, self._frames)
+            self._dropped += dropped
+            self._latest, self._taken = Frame(image, now, self._frames), False
+            self._lock.notify_all()
         self._metrics.camera_frames.labels(self.camera_id).inc()
+        if dropped:
+            self._metrics.camera_frames_dropped.labels(self.camera_id).inc()
         self._on_frame(self.camera_id, now)
+
+    def _read_failed(self) -> None:
+        """The source stopped delivering, or opened and never decoded a frame."""
+        with self._lock:
+            self._failed_reads += 1
+        self._metrics.camera_read_failures.labels(self.camera_id).inc()
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    """Counters of one reader since it started, and when its source last opened."""
+
+    frames: int
+    dropped: int
+    failed_reads: int
+    last_open_at: datetime | None
 
 
 class _FilePacer:

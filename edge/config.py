@@ -23,7 +23,7 @@ class ConfigModel(BaseModel):
 class HeartbeatConfig(ConfigModel):
     interval_s: float = Field(30.0, gt=0, description="how often the edge reports each device alive")
     offline_after_s: float = Field(
-        120.0, gt=0, description="silence after which a device raises a device_offline alert"
+        120.0, gt=0, description="silence after which a device raises a device_offline alert (camera_offline for cameras)"
     )
 
     @model_validator(mode="after")
@@ -76,6 +76,32 @@ class ZoneConfig(ConfigModel):
     )
 
 
+class CameraHealthConfig(ConfigModel):
+    """When a camera that still delivers (or opens) counts as faulty: ``camera_fault`` alerts."""
+
+    frozen_after_s: float = Field(
+        60.0, gt=0, description="identical frames for this long raise camera_fault (fault: frozen)"
+    )
+    frozen_max_diff: float = Field(
+        0.5, ge=0, le=255, description="mean grey-level difference (0-255, on a 1/8 thumbnail) under which "
+        "a frame counts as identical to the first of the run; sensor noise of a live scene is above 1"
+    )
+    black_after_s: float = Field(
+        60.0, gt=0, description="frames darker than black_max_luma for this long raise camera_fault (fault: black)"
+    )
+    black_max_luma: float = Field(
+        12.0, ge=0, le=255, description="mean luminance (0-255) under which a frame counts as black"
+    )
+    undecodable_after_s: float = Field(
+        60.0, gt=0, description="the source opens but yields no decodable frame for this long: camera_fault "
+        "(fault: undecodable)"
+    )
+    repeat_s: float = Field(
+        3600.0, gt=0, le=6 * 3600, description="an ongoing offline or fault episode is repeated (phase update) "
+        "this often, so the ingest keeps it one incident (it links a device's alerts up to 6 h apart)"
+    )
+
+
 class CameraConfig(ConfigModel):
     id: str = Field(min_length=1, max_length=128)
     name: str = ""
@@ -90,6 +116,13 @@ class CameraConfig(ConfigModel):
     )
     detectors: CameraDetectorsConfig | None = Field(
         None, description="video detectors (models, tracking, motion gating, alert timing); none run unless set"
+    )
+    health: CameraHealthConfig = Field(
+        default_factory=CameraHealthConfig, description="frozen, black and undecodable picture thresholds"
+    )
+    snapshot_max_bytes: int = Field(
+        900_000, ge=20_000, le=1_000_000, description="largest evidence JPEG sent to Kafka (its default message "
+        "limit is 1 MB); bigger pictures are re-encoded at lower quality, then smaller"
     )
 
     @model_validator(mode="after")

@@ -11,6 +11,9 @@ Design choices:
 - Coming back online sends a ``Heartbeat`` with ``status="online"`` at once, but no alert: an
   alert would open a new incident for good news. The heartbeats topic is where the ingest learns
   that the device recovered and can resolve the open ``device_offline`` incident.
+- Cameras are tracked here for their heartbeats (online/offline) only: ``edge.camera_health``
+  raises their alerts (``camera_offline``, with an ``end`` when frames return, and ``camera_fault``),
+  so ``Device.raises_alert`` is False for them.
 - State lives in memory: after a restart every device counts from the restart, and a device that
   stays dead raises one new ``device_offline`` alert (the ingest merges it into the open incident).
 
@@ -40,6 +43,7 @@ class Device:
     lat: float
     lon: float
     offline_after_s: float
+    raises_alert: bool = True  # False: heartbeats only, another component raises the offline alert
 
 
 @dataclass
@@ -122,7 +126,8 @@ class LivenessTracker:
     def _evaluate(self, state: _DeviceState, now: datetime, report: LivenessReport) -> None:
         if state.online and self._is_silent(state, now):
             state.online, state.went_offline_at = False, now
-            report.alerts.append(self._offline_alert(state, now))
+            if state.device.raises_alert:
+                report.alerts.append(self._offline_alert(state, now))
             report.heartbeats.append(self._heartbeat(state, now, "offline"))
         elif not state.online and state.seen_since(state.went_offline_at) and not self._is_silent(state, now):
             state.online, state.went_offline_at = True, None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PREFIX = "gridwatch_edge"
 
@@ -41,7 +41,34 @@ class EdgeMetrics:
             f"{PREFIX}_mqtt_rejected_total", "MQTT messages dead-lettered, by reason", ["reason"], registry=r
         )
         self.alerts = Counter(f"{PREFIX}_alerts_total", "alerts raised", ["category", "type"], registry=r)
+        self.snapshots = Counter(f"{PREFIX}_snapshots_total", "evidence snapshots spooled", ["camera"], registry=r)
         self.camera_frames = Counter(f"{PREFIX}_camera_frames_total", "frames decoded", ["camera"], registry=r)
+        self.camera_frames_dropped = Counter(
+            f"{PREFIX}_camera_frames_dropped_total", "frames replaced by a newer one before the detector took them",
+            ["camera"], registry=r,
+        )
+        self.camera_read_failures = Counter(
+            f"{PREFIX}_camera_read_failures_total", "times a source stopped delivering or yielded no decodable frame",
+            ["camera"], registry=r,
+        )
+        self.camera_frames_processed = Counter(
+            f"{PREFIX}_camera_frames_processed_total", "frames the detectors ran on (detected or motion-gated)",
+            ["camera"], registry=r,
+        )
+        self.camera_frames_skipped = Counter(
+            f"{PREFIX}_camera_frames_skipped_total", "processed frames whose detection was skipped by motion gating",
+            ["camera"], registry=r,
+        )
+        self.camera_worker_errors = Counter(
+            f"{PREFIX}_camera_worker_errors_total", "failures in a camera's detection worker, by stage",
+            ["camera", "stage"], registry=r,
+        )
+        self.camera_stage_seconds = Histogram(
+            f"{PREFIX}_camera_stage_seconds", "time per frame in each stage of a camera's detection worker "
+            "(frame_age: capture to processing start; detect: detectors, tracking and rules; snapshot: draw and "
+            "encode; spool: alert and snapshot to disk)", ["camera", "stage"], registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
         self.camera_reconnects = Counter(
             f"{PREFIX}_camera_reconnects_total", "times a camera source was (re)opened after a failure", ["camera"],
             registry=r,

@@ -28,8 +28,9 @@ from kafka.errors import (
 )
 
 from edge.metrics import EdgeMetrics
-from edge.spool import PRIORITY_HIGH, Spool, SpooledRecord, SpoolRecord
+from edge.spool import PRIORITY_HIGH, PRIORITY_LOW, Spool, SpooledRecord, SpoolRecord
 from gridwatch.contracts import Alert, Heartbeat
+from gridwatch.snapshot import Snapshot
 from gridwatch.deadletter import DeadLetter
 from gridwatch.backoff import Backoff
 from gridwatch.kafka import make_producer
@@ -58,7 +59,7 @@ class DeliveryError(Exception):
 
 
 class Publisher:
-    """Spool-first Kafka publisher for alerts, heartbeats and dead letters."""
+    """Spool-first Kafka publisher for alerts, snapshots, heartbeats and dead letters."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class Publisher:
         producer_factory: ProducerFactory = make_producer,
         backoff: Backoff | None = None,
         batch_size: int = 500,
+        batch_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.topics = kafka.topics
         self._kafka = kafka
@@ -76,6 +78,7 @@ class Publisher:
         self._producer_factory = producer_factory
         self._backoff = backoff or Backoff()
         self._batch_size = batch_size
+        self._batch_max_bytes = batch_max_bytes
         self._producer: KafkaProducer | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -91,6 +94,14 @@ class Publisher:
         seq = self._append(record)
         self._metrics.alerts.labels(alert.category, alert.type).inc()
         log.info("alert spooled", alert_id=alert.id, category=alert.category, type=alert.type, device_id=alert.device_id)
+        return seq
+
+    def publish_snapshot(self, snapshot: Snapshot) -> int:
+        """Spool an evidence JPEG; LOW priority, so a full spool gives up pictures before alerts."""
+        record = SpoolRecord(self.topics.snapshots, snapshot.alert_id.encode(), snapshot.jpeg, snapshot.alert_id,
+                             headers=snapshot.headers(), priority=PRIORITY_LOW)
+        seq = self._append(record)
+        self._metrics.snapshots.labels(snapshot.camera_id).inc()
         return seq
 
     def publish_heartbeat(self, heartbeat: Heartbeat) -> int:
@@ -141,7 +152,7 @@ class Publisher:
 
     def drain_once(self) -> int:
         """Send one batch from the spool and ack what Kafka confirmed; returns records confirmed."""
-        batch = self._spool.peek(self._batch_size)
+        batch = within_bytes(self._spool.peek(self._batch_size), self._batch_max_bytes)
         if not batch:
             return 0
         producer = self._ensure_producer()
@@ -217,6 +228,17 @@ class Publisher:
                 producer.close(timeout=2)
             except KafkaError:
                 log.debug("error closing the Kafka producer", exc_info=True)
+
+
+def within_bytes(batch: list[SpooledRecord], max_bytes: int) -> list[SpooledRecord]:
+    """The first records of ``batch`` up to ``max_bytes`` (at least one): after an outage the spool
+    may hold hundreds of snapshots, more than the producer's 32 MB buffer takes in one go."""
+    total = 0
+    for n, item in enumerate(batch):
+        total += item.record.size
+        if total > max_bytes and n > 0:
+            return batch[:n]
+    return batch
 
 
 def spool_drop_reporter(metrics: EdgeMetrics) -> Callable[[int, str, str | None], None]:

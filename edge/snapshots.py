@@ -101,13 +101,47 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text).strip(".") or "_"
 
 
+def snapshot_key(camera_id: str, alert_id: str) -> str:
+    """``CAMERA/ALERT_ID.jpg``: the file name under a snapshot folder, and the ``snapshot`` attribute."""
+    return f"{safe_name(camera_id)}/{safe_name(alert_id)}.jpg"
+
+
+def capped_jpeg(picture: np.ndarray, max_bytes: int, quality: int = JPEG_QUALITY) -> bytes:
+    """JPEG of ``picture`` no larger than ``max_bytes``: lower quality first (down to 40), then half
+    the size, so one snapshot always fits one Kafka message (1 MB by default).
+
+    >>> len(capped_jpeg(np.zeros((48, 64, 3), np.uint8), 2000)) <= 2000
+    True
+    """
+    image = picture
+    while True:
+        for q in range(quality, 39, -15):
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, q])
+            if not ok:
+                raise ValueError(f"cannot encode a {image.shape} picture as JPEG")
+            if buf.size <= max_bytes:
+                return buf.tobytes()
+        h, w = image.shape[:2]
+        if min(h, w) < 16:
+            raise ValueError(f"cannot fit the picture into {max_bytes} bytes")
+        image = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def snapshot_jpeg(
+    image: np.ndarray, detections: Detections, zones: Iterable[Zone], alert_boxes: np.ndarray | None,
+    text: str, max_bytes: int,
+) -> bytes:
+    """The evidence picture (zones, boxes, alert text) as JPEG bytes of at most ``max_bytes``."""
+    return capped_jpeg(annotate(image, detections, zones, alert_boxes, [text]), max_bytes)
+
+
 def write_snapshot(
     snapshot_dir: Path, camera_id: str, alert_id: str, image: np.ndarray, detections: Detections,
     zones: Iterable[Zone], alert_boxes: np.ndarray | None, text: str,
 ) -> str:
     """Draw and save ``CAMERA/ALERT_ID.jpg`` under ``snapshot_dir``; return that relative path
     (what goes into the alert, so the folder can move or be served from anywhere)."""
-    relative = Path(safe_name(camera_id)) / f"{safe_name(alert_id)}.jpg"
+    relative = Path(snapshot_key(camera_id, alert_id))
     path = snapshot_dir / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     picture = annotate(image, detections, zones, alert_boxes, [text])

@@ -67,7 +67,7 @@ def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: floa
 def ensure_topics(settings: KafkaSettings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
     """Create GridWatch's topics where missing; return the ones created."""
     topics = settings.topics
-    names = [topics.alerts, topics.reports, topics.incidents, topics.heartbeats, topics.deadletter]
+    names = [topics.alerts, topics.reports, topics.incidents, topics.heartbeats, topics.deadletter, topics.snapshots]
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=settings.client_id)
     try:
         existing = set(admin.list_topics())

@@ -19,6 +19,9 @@ class Topics(BaseModel):
     incidents: str = "gridwatch.incidents"
     heartbeats: str = "gridwatch.heartbeats"
     deadletter: str = Field("gridwatch.deadletter", description="rejected messages, with the reason in headers")
+    snapshots: str = Field(
+        "gridwatch.snapshots", description="evidence JPEGs, key = alert id, alert/camera ids in headers"
+    )
 
 
 class KafkaSettings(BaseModel):

@@ -10,6 +10,7 @@ reverse order. Kafka's log directories and PostgreSQL's cluster stay in the data
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
+from urllib.error import URLError
+from urllib.request import urlopen
 
 from gridwatch.kafka import ensure_topics
 from gridwatch.observability import configure_logging
@@ -149,6 +152,26 @@ def _stop_service(child: ChildProcess) -> None:
     log.info("%s stopped (exit code %s)", child.name, code)
 
 
+def edge_subscribed(port: int) -> bool:
+    """The edge's /healthz says it is subscribed to MQTT (so a press is not lost)."""
+    try:
+        with urlopen(f"http://{LOOPBACK}:{port}/healthz", timeout=2) as response:
+            return bool(json.loads(response.read()).get("mqtt_connected"))
+    except (URLError, OSError, ValueError):
+        return False
+
+
+def wait_for_edge(edge: ChildProcess, port: int) -> bool:
+    """Wait until the edge listens for presses: it loads its camera models first, which may take
+    longer than the API takes to start, and a press before it subscribed would be lost."""
+    deadline = time.monotonic() + API_WAIT_S
+    while time.monotonic() < deadline and edge.alive:
+        if edge_subscribed(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def wait_for_api(api: ChildProcess, port: int) -> bool:
     deadline = time.monotonic() + API_WAIT_S
     while time.monotonic() < deadline and api.alive:
@@ -222,6 +245,8 @@ def _run(data_dir: Path, site: Path, grids: Path, api_port: int, stack: ExitStac
     )
     children = start_services(service_specs(data_dir, site, grids, service_env(data_dir, servers, ports)), stack)
     api_up = wait_for_api(children[1], ports.api)
+    if not wait_for_edge(children[2], ports.edge_metrics):
+        log.warning("the edge agent is not listening for presses yet: see %s", data_dir / "logs" / "edge.log")
     print(banner(data_dir, servers, ports, api_up), flush=True)
     supervisor = Supervisor([*children, servers.kafka, servers.postgres, servers.mqtt], report=log.warning)
     while True:

@@ -23,6 +23,7 @@ from ingest.escalation import load_escalation_config
 from ingest.escalator import EscalationMetrics, EscalationRunner
 from ingest.gridstore import store_grid_map, stored_map_version
 from ingest.migrate import migrate
+from ingest.snapshots import start_snapshot_consumer
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    snapshots, snapshot_thread = start_snapshot_consumer(settings, registry, stop)
 
     def health() -> dict[str, object]:
         polled_ago = time.monotonic() - worker.last_poll_ok
@@ -108,6 +110,9 @@ def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
         run_loop(worker, stop, escalator)
     finally:
         escalator.close()
+        stop.set()
+        snapshot_thread.join(10)
+        snapshots.close()
         if server is not None:
             server.shutdown()
         worker.consumer.close()

@@ -181,8 +181,9 @@ function renderDetail(i) {
     el("div", { class: "actions" }, i.allowed_actions.length
       ? i.allowed_actions.map((a) => el("button", { type: "button", class: a, onclick: () => openAction(i, a) }, ACTION[a] || a))
       : el("span", { class: "muted" }, "无可用操作 no actions")),
+    snapshotGallery(i.snapshots || []),
     el("h3", {}, `成员 Members (${i.members.length}) · 为何并入 why each joined`),
-    membersTable(i.members),
+    membersTable(i.members, new Map((i.snapshots || []).map((s) => [s.alert_id, s.url]))),
     el("h3", {}, "处置记录 History"),
     el("ol", { class: "timeline" }, i.history.map((h) => el("li", {},
       el("div", { class: "when" }, `${fmtTime(h.at)} · ${h.actor}`),
@@ -191,12 +192,26 @@ function renderDetail(i) {
   );
 }
 
-function membersTable(members) {
+// Evidence pictures the edge took when raising the incident's alerts (GET /v1/alerts/{id}/snapshot).
+function snapshotGallery(snapshots) {
+  if (!snapshots.length) return "";
+  return el("div", { class: "snapshots" },
+    el("h3", {}, `现场截图 Snapshots (${snapshots.length})`),
+    el("div", { class: "gallery" }, snapshots.map((s) => el("figure", {},
+      el("a", { href: s.url, target: "_blank", rel: "noopener" },
+        el("img", { src: s.url, alt: `snapshot of alert ${s.alert_id}`, loading: "lazy" })),
+      el("figcaption", {}, `${s.camera_id} · ${fmtTime(s.taken_at)}`)))));
+}
+
+function membersTable(members, snapshotUrls = new Map()) {
   if (!members.length) return el("p", { class: "muted" }, "无 none");
+  const idCell = (m) => snapshotUrls.has(m.id)
+    ? el("td", {}, m.id, " ", el("a", { href: snapshotUrls.get(m.id), target: "_blank", rel: "noopener", title: "snapshot" }, "📷"))
+    : el("td", {}, m.id);
   return el("table", { class: "grid-table" },
     el("thead", {}, el("tr", {}, ["类型 Kind", "编号 Id", "规则 Rule", "距离 m", "间隔 s"].map((h) => el("th", {}, h)))),
     el("tbody", {}, members.map((m) => el("tr", {},
-      el("td", {}, m.kind === "alert" ? "告警 alert" : "上报 report"), el("td", {}, m.id), el("td", {}, m.rule),
+      el("td", {}, m.kind === "alert" ? "告警 alert" : "上报 report"), idCell(m), el("td", {}, m.rule),
       el("td", {}, m.distance_m == null ? "—" : m.distance_m.toFixed(1)), el("td", {}, m.gap_s == null ? "—" : m.gap_s.toFixed(0))))));
 }
 

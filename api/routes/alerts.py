@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ConnDep, PagingDep
 from api.schemas import AlertPublic, Page
 from api.store.alerts import AlertFilters, list_alerts
+from api.store.snapshots import get_snapshot
+from gridwatch.snapshot import CONTENT_TYPE
 from gridwatch.contracts import UtcTime
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -28,3 +31,18 @@ def get_alerts(
     filters = AlertFilters(device_id, category, grid_id, incident_id, since)
     return Page(items=list_alerts(conn, filters, paging.limit, paging.offset), limit=paging.limit,
                 offset=paging.offset)
+
+
+@router.get(
+    "/alerts/{alert_id}/snapshot",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "the evidence JPEG"},
+               404: {"description": "no snapshot for this alert (the message says why)"}},
+)
+def get_alert_snapshot(alert_id: str, conn: ConnDep) -> Response:
+    """The picture the edge took when it raised the alert: zones, boxes and the alert's text drawn on.
+    It never changes once stored, so clients may cache it."""
+    snapshot = get_snapshot(conn, alert_id)
+    headers = {"Cache-Control": "private, max-age=86400", "X-Camera-Id": snapshot.camera_id,
+               "Last-Modified": snapshot.taken_at.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    return Response(snapshot.jpeg, media_type=CONTENT_TYPE, headers=headers)

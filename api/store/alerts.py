@@ -9,6 +9,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 
 from api.schemas import AlertPublic
+from api.store.snapshots import snapshot_url
 from api.store.sql import Where, grid_clause
 
 
@@ -36,8 +37,16 @@ def list_alerts(conn: Connection[DictRow], filters: AlertFilters, limit: int, of
     where = filters.where()
     rows = conn.execute(
         "SELECT id, category, type, device_id, site_id, lat, lon, confidence, observed_at, received_at, "
-        "coalesce(payload->'attributes', '{}'::jsonb) AS attributes, grid_id, grid_path, incident_id "
+        "coalesce(payload->'attributes', '{}'::jsonb) AS attributes, grid_id, grid_path, incident_id, "
+        "EXISTS (SELECT 1 FROM snapshots s WHERE s.alert_id = alerts.id) AS has_snapshot "
         f"FROM alerts{where.sql()} ORDER BY observed_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
         {**where.params, "limit": limit, "offset": offset},
     ).fetchall()
-    return [AlertPublic.model_validate(r) for r in rows]
+    return [_public(r) for r in rows]
+
+
+def _public(row: DictRow) -> AlertPublic:
+    """Linked when the picture is stored, or announced in the attributes (the URL then says why it is
+    not there yet)."""
+    linked = row.pop("has_snapshot") or bool(row["attributes"].get("snapshot"))
+    return AlertPublic.model_validate({**row, "snapshot_url": snapshot_url(row["id"]) if linked else None})

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from api.lifecycle import allowed_actions, next_status
 from api.schemas import IncidentPublic, IncidentSummary, IncidentTransition
+from api.store.snapshots import snapshot_links
 from api.store.sql import Where, grid_clause
 from gridwatch.contracts import Incident
 from ingest.escalation import EscalationConfig, IncidentClock, next_deadline
@@ -113,13 +114,15 @@ def get_incident(conn: Connection[DictRow], incident_id: str, escalation: Escala
     row = conn.execute(f"SELECT {FULL_COLUMNS} FROM incidents WHERE id = %s", (incident_id,)).fetchone()
     if row is None:
         raise IncidentNotFound(incident_id)
-    return _public(row, _history(conn, incident_id), escalation)
+    incident = _public(row, _history(conn, incident_id), escalation)
+    return incident.model_copy(update={"snapshots": snapshot_links(conn, incident.alert_ids)})
 
 
 def contract_payload(incident: IncidentPublic) -> dict[str, Any]:
     """The outbox/Kafka form: the contract Incident (with history), without API-only fields (the
     escalation deadline depends on the API's limits file and the reader's clock, so it stays here)."""
-    fields = incident.model_dump(exclude={"allowed_actions", "updated_at", "escalates_at", "escalated_at"})
+    fields = incident.model_dump(exclude={"allowed_actions", "updated_at", "escalates_at", "escalated_at",
+                                          "snapshots"})
     return Incident.model_validate(fields).model_dump(mode="json")
 
 

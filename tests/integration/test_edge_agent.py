@@ -143,7 +143,7 @@ def test_dead_camera_goes_offline_once_and_live_devices_heartbeat(settings_facto
     ]
     site, path = write_site(tmp_path, buttons=[], cameras=cameras, heartbeat={"interval_s": 0.5, "offline_after_s": 1.5})
     with running_agent(settings, site, path) as agent:
-        offline = wait_for_records(settings, settings.kafka.topics.alerts, 1, "a device_offline alert")
+        offline = wait_for_records(settings, settings.kafka.topics.alerts, 1, "a camera_offline alert")
         def beats_from_live_devices() -> list[Heartbeat] | None:
             beats = [Heartbeat.model_validate_json(r.value) for r in read_topic(settings, settings.kafka.topics.heartbeats)]
             online = {h.device_id for h in beats if h.status == "online"}
@@ -153,8 +153,8 @@ def test_dead_camera_goes_offline_once_and_live_devices_heartbeat(settings_facto
         agent.tick()  # one more evaluation after the alert: still one alert
         assert agent.health()["devices_online"] == {"cam-live": True, "cam-dead": False, f"edge-{site.site_id}": True}
     alerts = [Alert.model_validate_json(r.value) for r in read_topic(settings, settings.kafka.topics.alerts)]
-    assert [(a.device_id, a.category, a.type) for a in alerts] == [("cam-dead", "device", "device_offline")]
-    assert alerts[0].attributes["last_seen"] is None and alerts[0].attributes["silent_s"] >= 1.5
+    assert [(a.device_id, a.category, a.type) for a in alerts] == [("cam-dead", "device", "camera_offline")]
+    assert alerts[0].attributes["last_frame"] is None and alerts[0].attributes["duration_s"] >= 1.5
     assert (alerts[0].lat, alerts[0].lon) == (37.8615, 112.5535)
     assert offline[0].key == b"cam-dead"
     assert ("cam-dead", "offline") in {(h.device_id, h.status) for h in beats}

@@ -15,7 +15,8 @@ def test_create_app_needs_no_servers_and_lists_every_route() -> None:
     paths = set(create_app(UNREACHABLE).openapi()["paths"])
     assert paths == {
         "/v1/patrol-reports", "/v1/reports", "/v1/incidents", "/v1/incidents/{incident_id}",
-        "/v1/incidents/{incident_id}/transitions", "/v1/alerts", "/v1/devices", "/v1/devices/{device_id}",
+        "/v1/incidents/{incident_id}/transitions", "/v1/alerts", "/v1/alerts/{alert_id}/snapshot", "/v1/devices",
+        "/v1/devices/{device_id}",
         "/v1/grids", "/v1/grids/{grid_id}", "/v1/stats/hourly", "/v1/dead-letters", "/v1/feed", "/healthz", "/metrics",
     }
 

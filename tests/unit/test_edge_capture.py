@@ -90,3 +90,49 @@ def test_reconnect_delay_doubles_to_its_cap_and_resets() -> None:
     assert [delay.next_delay() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     delay.reset()
     assert delay.next_delay() == 1
+
+
+def test_consumer_gets_the_newest_frame_and_replaced_frames_are_counted_as_dropped(short_video: Path) -> None:
+    metrics = EdgeMetrics()
+    reader = CameraReader(CAMERA, str(short_video), lambda cam, at: None, metrics, count_drops=True)
+    reader.start()
+    taken = []
+    try:
+        assert wait_for(lambda: reader.status().frames >= 20)  # nobody takes: all but the newest are dropped
+        for _ in range(5):
+            frame = reader.take(timeout_s=2.0)
+            assert frame is not None
+            taken.append(frame.index)
+            again = reader.take()  # a frame is handed out once: the next take is None or a newer frame
+            if again is not None:
+                assert again.index > frame.index
+                taken.append(again.index)
+    finally:
+        reader.stop()
+    status = reader.status()
+    assert taken == sorted(set(taken)) and taken[0] >= 20, "each take is the newest frame, never a backlog"
+    untaken = 0 if reader.take() is None else 1
+    assert status.frames == status.dropped + len(taken) + untaken, "every frame is taken, dropped or the newest"
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_frames_dropped_total", {"camera": "cam-1"}) == status.dropped
+
+
+def test_a_camera_without_a_consumer_counts_no_drops(short_video: Path) -> None:
+    metrics = EdgeMetrics()
+    reader = CameraReader(CAMERA, str(short_video), lambda cam, at: None, metrics)
+    reader.start()
+    try:
+        assert wait_for(lambda: reader.status().frames >= 10)
+    finally:
+        reader.stop()
+    assert reader.status().dropped == 0
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_frames_dropped_total", {"camera": "cam-1"}) is None
+
+
+def test_take_gives_up_after_its_timeout_when_no_frame_comes(tmp_path: Path) -> None:
+    reader = CameraReader(CAMERA, str(tmp_path / "missing.avi"), lambda cam, at: None, EdgeMetrics(), count_drops=True)
+    reader.start()
+    try:
+        assert reader.take(timeout_s=0.2) is None
+    finally:
+        reader.stop()
+    assert reader.status().last_open_at is None and reader.status().frames == 0

@@ -130,3 +130,13 @@ def test_unknown_devices_are_refused() -> None:
     assert tracker.seen("ghost", T0) is False
     assert tracker.bridge_offline("ghost", T0) is False
     assert tracker.status() == {}
+
+
+def test_a_device_whose_alerts_are_raised_elsewhere_still_heartbeats_offline() -> None:
+    """Cameras: edge.camera_health raises camera_offline; the tracker only reports their state."""
+    tracker = LivenessTracker("yz-jinsong-01", interval_s=30)
+    tracker.register(Device("cam-0012", "camera", 37.86, 112.55, offline_after_s=120, raises_alert=False), T0)
+    report = tracker.due(at(120))
+    assert report.alerts == []
+    assert [(h.device_id, h.status) for h in report.heartbeats] == [("cam-0012", "offline")]
+    assert tracker.status() == {"cam-0012": False}

@@ -6,6 +6,7 @@ acking rules, not Kafka; delivery to a real broker is in tests/integration/test_
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +23,8 @@ from edge.spool import Spool, SpoolRecord
 from gridwatch.contracts import Alert, Heartbeat
 from gridwatch.deadletter import DeadLetter
 from gridwatch.settings import KafkaSettings
+from gridwatch.snapshot import Snapshot, SnapshotError
+from edge.config import SpoolConfig
 
 
 T0 = datetime(2026, 9, 9, 6, 0, tzinfo=timezone.utc)
@@ -166,3 +169,66 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
         assert 0.8 * cap <= backoff.next_delay() <= cap  # jitter takes off at most a fifth
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+def snapshot_factory(alert_id: str = "a-1", size: int = 1000) -> Snapshot:
+    return Snapshot(alert_id, "cam-1", "site-1", T0, b"\xff\xd8\xff" + bytes(size - 3))
+
+
+def test_snapshots_go_keyed_by_alert_id_with_their_headers_and_parse_back(spool: Spool) -> None:
+    producer = FakeProducer()
+    publisher, metrics = publisher_with(spool, producer)
+    publisher.publish_snapshot(snapshot_factory("a-42"))
+    assert publisher.drain_once() == 1
+    [(topic, key, value, headers)] = producer.sent
+    assert (topic, key, len(value)) == ("gridwatch.snapshots", b"a-42", 1000)
+    assert dict(headers) == {"alert_id": b"a-42", "camera_id": b"cam-1", "site_id": b"site-1",
+                             "taken_at": b"2026-09-09T06:00:00.000Z", "content_type": b"image/jpeg"}
+    back = Snapshot.from_message(key, value, headers)
+    assert (back.alert_id, back.camera_id, back.taken_at, back.jpeg) == ("a-42", "cam-1", T0, value)
+    assert metrics.registry.get_sample_value("gridwatch_edge_snapshots_total", {"camera": "cam-1"}) == 1
+
+
+def test_a_full_spool_gives_up_snapshots_before_alerts(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.sqlite3", SpoolConfig(max_bytes=30_000)) as spool:
+        publisher, _ = publisher_with(spool, FakeProducer())
+        alert = alert_factory()
+        publisher.publish_snapshot(snapshot_factory("a-old", 12_000))
+        publisher.publish_alert(alert)
+        publisher.publish_snapshot(snapshot_factory("a-new", 12_000))
+        publisher.publish_snapshot(snapshot_factory("a-newer", 12_000))
+        assert [r.record.record_id for r in spool.peek()] == [alert.id, "a-new", "a-newer"]
+
+
+def test_a_drain_batch_is_bounded_in_bytes_but_never_empty(spool: Spool) -> None:
+    producer = FakeProducer()
+    publisher = Publisher(KafkaSettings(), spool, EdgeMetrics(), producer_factory=lambda *a, **k: producer,
+                          batch_max_bytes=25_000)
+    for i in range(5):
+        publisher.publish_snapshot(snapshot_factory(f"a-{i}", 10_000 + i))
+    assert publisher.drain_once() == 2 and spool.depth() == 3
+    huge = Publisher(KafkaSettings(), spool, EdgeMetrics(), producer_factory=lambda *a, **k: producer,
+                     batch_max_bytes=100)
+    assert huge.drain_once() == 1, "a record larger than the byte bound still goes, alone"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "headers", "problem"),
+    [
+        (b"a-1", b"\xff\xd8\xff" + bytes(10), [("alert_id", b"a-1"), ("taken_at", b"2026-09-09T06:00:00Z")],
+         "missing header(s) camera_id"),
+        (b"a-2", b"\xff\xd8\xff", [("alert_id", b"a-1"), ("camera_id", b"c"), ("taken_at", b"2026-09-09T06:00:00Z")],
+         "differs from header alert_id"),
+        (b"a-1", b"GIF89a", [("alert_id", b"a-1"), ("camera_id", b"c"), ("taken_at", b"2026-09-09T06:00:00Z")],
+         "value is not a JPEG"),
+        (b"a-1", None, [("alert_id", b"a-1"), ("camera_id", b"c"), ("taken_at", b"2026-09-09T06:00:00Z")],
+         "value is not a JPEG"),
+        (b"a-1", b"\xff\xd8\xff", [("alert_id", b"a-1"), ("camera_id", b"c"), ("taken_at", b"yesterday")],
+         "taken_at 'yesterday' is not an RFC 3339 time"),
+        (b"a-1", b"\xff\xd8\xff" + bytes(1_000_000), [("alert_id", b"a-1"), ("camera_id", b"c"),
+                                                       ("taken_at", b"2026-09-09T06:00:00Z")], "exceeds 1000000"),
+    ],
+)
+def test_unusable_snapshot_messages_are_named(key: bytes, value: bytes | None, headers: list, problem: str) -> None:
+    with pytest.raises(SnapshotError, match=re.escape(problem)):
+        Snapshot.from_message(key, value, headers)

@@ -9,7 +9,9 @@ import numpy as np
 
 from detectors.types import Detections
 from detectors.zones import Zone
-from edge.snapshots import ALERT_COLOUR, annotate, safe_name, write_snapshot, zone_colour
+from edge.snapshots import (
+    ALERT_COLOUR, annotate, capped_jpeg, safe_name, snapshot_jpeg, snapshot_key, write_snapshot, zone_colour,
+)
 
 H, W = 240, 320
 BAY = Zone("van-bay", np.array([[200, 40], [300, 40], [300, 120], [200, 120]], np.float32), "no_parking")
@@ -44,3 +46,23 @@ def test_annotate_labels_boxes_with_track_ids() -> None:
 def test_ids_cannot_escape_the_snapshot_folder() -> None:
     assert safe_name("../../etc/passwd") == "_.._etc_passwd"
     assert "/" not in safe_name("cam/1") and safe_name("..") == "_"
+
+
+def test_capped_jpeg_fits_the_bound_by_quality_then_size() -> None:
+    noise = np.random.default_rng(1).integers(0, 255, (576, 768, 3), dtype=np.uint8)  # compresses badly
+    uncapped = capped_jpeg(noise, 10_000_000)
+    assert len(uncapped) > 200_000
+    small = capped_jpeg(noise, 60_000)
+    assert len(small) <= 60_000
+    image = cv2.imdecode(np.frombuffer(small, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.shape[1] < 768, "quality alone cannot fit noise: it was scaled down"
+    plain = np.zeros((576, 768, 3), np.uint8)
+    assert cv2.imdecode(np.frombuffer(capped_jpeg(plain, 60_000), np.uint8), cv2.IMREAD_COLOR).shape == (576, 768, 3)
+
+
+def test_snapshot_jpeg_is_the_annotated_picture() -> None:
+    frame = np.zeros((H, W, 3), np.uint8)
+    jpeg = snapshot_jpeg(frame, DETS, [BAY], DETS.xyxy[1:], "parking start", 900_000)
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (H, W, 3) and near(image[80, 300], zone_colour("no_parking"))
+    assert snapshot_key("cam 1", "a-9") == "cam_1/a-9.jpg"
