@@ -92,3 +92,17 @@ def test_crowd_rule_counts_a_person_seen_twice_once() -> None:
     assert rule.read(zone, rule.zones[0][1], seen_twice).count == 2
     loose = CrowdZoneConfig(min_people=3, min_confidence=0.3, duplicate_overlap=None)
     assert rule.read(zone, loose, seen_twice).count == 3
+
+
+def test_the_waiting_room_sample_camera_loads_with_its_tiled_view() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from edge.config import CameraConfig
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "cameras" / "waiting-room-sample.yaml"
+    cam = CameraConfig.model_validate(yaml.safe_load(path.read_text()))
+    backend, crowd = cam.detectors.backend, cam.zones[0].crowd
+    assert backend.tile_grid == (2, 1) and backend.letterbox and not backend.tile_whole_frame
+    assert crowd.min_confidence == 0.18 and crowd.duplicate_overlap == 0.8
