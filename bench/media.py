@@ -29,7 +29,7 @@ Half = Literal["tune", "test"]
 CLIP = re.compile(r"^(?P<clip>.+)_mp4-\d+_jpg")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: a row is a dict
 class Item:
     folder: str
     row: dict[str, str]

@@ -104,5 +104,5 @@ def test_the_waiting_room_sample_camera_loads_with_its_tiled_view() -> None:
     path = Path(__file__).resolve().parents[2] / "configs" / "cameras" / "waiting-room-sample.yaml"
     cam = CameraConfig.model_validate(yaml.safe_load(path.read_text()))
     backend, crowd = cam.detectors.backend, cam.zones[0].crowd
-    assert backend.tile_grid == (2, 1) and backend.letterbox and not backend.tile_whole_frame
-    assert crowd.min_confidence == 0.18 and crowd.duplicate_overlap == 0.8
+    assert backend.tile_grid == (2, 1) and backend.letterbox and backend.tile_whole_frame
+    assert crowd.min_confidence == 0.2 and crowd.duplicate_overlap == 0.8
