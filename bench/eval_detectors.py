@@ -304,7 +304,7 @@ def main() -> None:
         chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
         eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify)
     if args.timing_images:
-        named = [("crowd", s.name.split(":")[0] + ": " + s.name.split(": ")[1].split(",")[0], s.backend) for s in setups]
+        named = [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
         named += [("parking", "whole frame", base), ("parking", "tiles 2", parking)]
         if not args.skip_fire:
             named += [("fire", f"yolov8s-fire-smoke @{c.imgsz}", c) for c in fire_models]
