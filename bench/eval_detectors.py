@@ -259,12 +259,18 @@ def eval_parking(config: BackendConfig, fresh: bool) -> None:
 
 # --- speed --------------------------------------------------------------------------------------
 
-def ms_per_image(backend: Backend, images: list[np.ndarray]) -> float:
-    backend.detect(images[0])  # warm up
-    t = time.perf_counter()
+def ms_per_image(backends: list[Backend], images: list[np.ndarray]) -> list[float]:
+    """Mean ms per image of each backend, taking turns on every image so that they share the
+    machine's load (other sessions' work comes and goes within a run)."""
+    for backend in backends:
+        backend.detect(images[0])  # warm up
+    total = [0.0] * len(backends)
     for image in images:
-        backend.detect(image)
-    return (time.perf_counter() - t) * 1000 / len(images)
+        for k, backend in enumerate(backends):
+            t = time.perf_counter()
+            backend.detect(image)
+            total[k] += time.perf_counter() - t
+    return [t * 1000 / len(images) for t in total]
 
 
 def load_average() -> str:
@@ -273,14 +279,16 @@ def load_average() -> str:
 
 def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
     """ms per image of each configuration, and its ratio to the first of its media set."""
-    print(f"\nspeed: mean ms per image over the first {n} images of each set, 2 threads, ratios to the first row of the set")
-    base: dict[str, float] = {}
-    for folder, name, config in named:
+    print(f"\nspeed: mean ms per image over the first {n} images of each set, 2 threads; the settings of a set "
+          f"take turns on each image; ratios to the set's first row")
+    for folder in dict.fromkeys(f for f, _, _ in named):
+        rows = [(name, config) for f, name, config in named if f == folder]
         images = [cv2.imread(str(i.path)) for i in items(folder)[:n]]
         before = load_average()
-        ms = ms_per_image(build_backend(config), images)
-        base.setdefault(folder, ms)
-        print(f"  {folder:<8} {name:<58} {ms:7.0f} ms  x{ms / base[folder]:.2f}  ({before} -> {load_average()})")
+        times = ms_per_image([build_backend(c) for _, c in rows], images)
+        print(f"  {folder} ({before} -> {load_average()})")
+        for (name, _), ms in zip(rows, times):
+            print(f"    {name:<58} {ms:7.0f} ms  x{ms / times[0]:.2f}")
 
 
 def main() -> None:
