@@ -33,8 +33,9 @@ class MotionGateConfig(DetectorConfigModel):
 
 class FireDetectorConfig(DetectorConfigModel):
     backend: BackendConfig = Field(
-        default_factory=lambda: UltralyticsConfig(model="yolov8s-fire-smoke", confidence=0.35, imgsz=640),
-        description="the fire/smoke model (classes fire, smoke)",
+        default_factory=lambda: UltralyticsConfig(model="yolov8s-fire-smoke", confidence=0.25, imgsz=640),
+        description="the fire/smoke model (classes fire, smoke); keep confidence at or below verify's "
+        "min_confidence, which decides",
     )
     interval_s: float = Field(1.0, ge=0, description="run the fire model at most this often (it costs ~0.3-0.5 s)")
     verify: FireVerifyConfig = FireVerifyConfig()

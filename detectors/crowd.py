@@ -34,12 +34,44 @@ class CrowdZoneConfig(BaseModel):
     )
     min_cluster_size: int = Field(5, ge=2, description="cluster size that counts as a gathering")
     min_confidence: float = Field(0.35, ge=0, le=1, description="person boxes below this score are not counted")
+    duplicate_overlap: float | None = Field(
+        0.8, gt=0, le=1, description="two person boxes where the smaller lies at least this share inside the "
+        "other are one person seen twice (tile seams, a torso and a whole body): only the higher score counts; "
+        "None counts every box"
+    )
 
     @model_validator(mode="after")
     def _something_to_test(self) -> "CrowdZoneConfig":
         if self.min_people is None and self.cluster_distance_m is None:
             raise ValueError("set min_people, cluster_distance_m, or both")
         return self
+
+
+def drop_nested(people: Detections, overlap: float | None) -> Detections:
+    """Of two boxes where the smaller lies at least ``overlap`` inside the other (intersection over
+    the smaller's area), only the higher-scoring one stays: one person seen twice.
+
+    >>> d = Detections.from_arrays([[0, 0, 10, 20], [1, 1, 9, 12], [20, 0, 30, 20]], [0.9, 0.5, 0.4], [0, 0, 0], ("person",))
+    >>> len(drop_nested(d, 0.8)), len(drop_nested(d, None))
+    (2, 3)
+    """
+    if overlap is None or len(people) < 2:
+        return people
+    order = np.argsort(-people.confidence, kind="stable")
+    xyxy, kept = people.xyxy, []
+    for i in order:
+        if kept:
+            k = xyxy[kept]
+            wh = np.clip(np.minimum(k[:, 2:], xyxy[i, 2:]) - np.maximum(k[:, :2], xyxy[i, :2]), 0, None)
+            smaller = np.maximum(np.minimum(_area(k), _area(xyxy[i : i + 1])), 1e-6)
+            if float((wh[:, 0] * wh[:, 1] / smaller).max()) >= overlap:
+                continue
+        kept.append(int(i))
+    return people[np.sort(np.asarray(kept, dtype=np.int64))]
+
+
+def _area(xyxy: np.ndarray) -> np.ndarray:
+    return np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None), axis=1)
 
 
 def largest_cluster(points_m: np.ndarray, distance_m: float) -> np.ndarray:
@@ -87,7 +119,7 @@ class CrowdRule:
             self._confirmers[zone.id] = Confirmer(per_zone)
 
     def read(self, zone: Zone, cfg: CrowdZoneConfig, detections: Detections) -> ZoneReading:
-        people = zone.inside(detections.of_classes(PERSON).above(cfg.min_confidence))
+        people = drop_nested(zone.inside(detections.of_classes(PERSON).above(cfg.min_confidence)), cfg.duplicate_overlap)
         cluster = 0
         if cfg.cluster_distance_m is not None and self.ground is not None and len(people):
             cluster = len(largest_cluster(self.ground.to_metres(people.anchors()), cfg.cluster_distance_m))

@@ -12,7 +12,7 @@ from typing import ClassVar, Iterator
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detectors.types import Detections
 
@@ -30,6 +30,30 @@ class BackendConfigBase(BaseModel):
         1, ge=1, le=4, description="also detect on an n x n grid of overlapping tiles, for small people in "
         "high-resolution frames (the models see 416-512 px); costs n*n + 1 inferences per frame"
     )
+    tile_grid: tuple[int, int] | None = Field(
+        None, description="[columns, rows] of overlapping tiles instead of tiles x tiles, e.g. [2, 1] for a "
+        "16:9 view: each tile is then about square, so the model's square input does not squash people; "
+        "costs columns*rows inferences (plus one for the whole frame if tile_whole_frame)"
+    )
+    tile_whole_frame: bool = Field(True, description="with tile_grid, also detect on the whole frame")
+    letterbox: bool = Field(
+        False, description="pad each view (whole frame or tile_grid tile) to a square before the model's plain resize, so "
+        "objects keep their shape (a 16:9 frame squashed to 512x512 halves people's width)"
+    )
+
+    @field_validator("tile_grid")
+    @classmethod
+    def _grid_in_range(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not all(1 <= n <= 4 for n in v):
+            raise ValueError("tile_grid is [columns, rows], each 1-4")
+        return v
+
+    @model_validator(mode="after")
+    def _one_tiling(self) -> "BackendConfigBase":
+        if self.tiles > 1 and (self.tile_grid is not None or self.letterbox):
+            raise ValueError(f"tiles: {self.tiles} cannot be combined with tile_grid or letterbox: "
+                             f"use tile_grid: [{self.tiles}, {self.tiles}] instead")
+        return self
 
 
 class Backend(ABC):
@@ -46,10 +70,12 @@ class Backend(ABC):
         """Raw model output decoded to image-pixel Detections (before class/score filters)."""
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        if self.config.tiles > 1:
+        if self.config.tile_grid is not None:
+            dets = nms(Detections.merge(list(self._grid(frame_bgr))), 0.5).above(self.config.confidence)
+        elif self.config.tiles > 1:
             dets = nms(Detections.merge(list(self._tiled(frame_bgr))), 0.5).above(self.config.confidence)
         else:
-            dets = self._infer(frame_bgr).above(self.config.confidence)
+            dets = self._view(frame_bgr).above(self.config.confidence)
         if self.config.classes is not None:
             dets = dets.of_classes(set(self.config.classes))
         return dets
@@ -67,6 +93,38 @@ class Backend(ABC):
                 d = self._infer(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
                 shift = np.array([x0, y0, x0, y0], np.float32)
                 yield Detections.from_arrays(d.xyxy + shift, d.confidence, d.class_id, d.class_names, d.tracker_id)
+
+    def _view(self, view_bgr: np.ndarray) -> Detections:
+        """``_infer`` on one view, padded at the bottom or right to a square with ``letterbox``
+        (so box coordinates need no shift, only clipping to the view)."""
+        if not self.config.letterbox:
+            return self._infer(view_bgr)
+        h, w = view_bgr.shape[:2]
+        square = np.zeros((max(h, w), max(h, w), 3), view_bgr.dtype)
+        square[:h, :w] = view_bgr
+        d = self._infer(square)
+        xyxy = np.clip(d.xyxy, 0, [w, h, w, h])
+        return Detections.from_arrays(xyxy, d.confidence, d.class_id, d.class_names, d.tracker_id)
+
+    def _grid(self, frame_bgr: np.ndarray, overlap: float = 0.15) -> "Iterator[Detections]":
+        """With ``tile_grid``: optionally the whole frame, then each tile, boxes in frame pixels."""
+        if self.config.tile_whole_frame:
+            yield self._view(frame_bgr)
+        for x0, y0, tw, th in grid_tiles(frame_bgr.shape[1], frame_bgr.shape[0], self.config.tile_grid, overlap):
+            d = self._view(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
+            shift = np.array([x0, y0, x0, y0], np.float32)
+            yield Detections.from_arrays(d.xyxy + shift, d.confidence, d.class_id, d.class_names, d.tracker_id)
+
+
+def grid_tiles(width: int, height: int, grid: tuple[int, int], overlap: float) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, w, h) of ``grid`` = (columns, rows) tiles, each ``overlap`` larger than its cell."""
+    cols, rows = grid
+    tw, th = min(width, int(width / cols * (1 + overlap))), min(height, int(height / rows * (1 + overlap)))
+    return [
+        (min(int(j * width / cols), width - tw), min(int(i * height / rows), height - th), tw, th)
+        for i in range(rows)
+        for j in range(cols)
+    ]
 
 
 def nms(dets: Detections, iou: float) -> Detections:

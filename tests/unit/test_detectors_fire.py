@@ -125,3 +125,25 @@ def test_ultralytics_own_tracker_gives_stable_ids(fire_model: Backend) -> None:
     frames = frames_of(MEDIA / "fire" / "furg_video" / "house6.mp4", every_s=0.1, until_s=0.35)
     ids = [model.detect(f.image).tracker_id.tolist() for f in frames]
     assert len(ids) == 4 and ids[-1] and all(i >= 0 for i in ids[-1]) and ids[-1] == ids[-2]
+
+
+def test_small_boxes_fail_the_size_check() -> None:
+    frame = np.zeros((200, 200, 3), np.uint8)
+    frame[:] = (40, 160, 250)  # all flame-coloured
+    d = Detections.from_arrays([[0, 0, 20, 20], [0, 0, 40, 40]], [0.9, 0.9], [1, 1], ("smoke", "fire"))
+    kept = verify_image(frame, d, FireVerifyConfig(min_box_area=0.02))  # 400 px is 1 %, 1600 px is 4 % of the frame
+    assert kept.xyxy.tolist() == [[0, 0, 40, 40]]
+    assert len(verify_image(frame, d, FireVerifyConfig(min_box_area=0.0))) == 2
+
+
+def test_smoke_must_be_grey_not_tinted() -> None:
+    grey, beige = np.full((40, 40, 3), 150, np.uint8), np.full((40, 40, 3), (110, 160, 200), np.uint8)
+    d = Detections.from_arrays([[0, 0, 40, 40]], [0.9], [0], ("smoke", "fire"))
+    assert len(verify_image(grey, d, FireVerifyConfig())) == 1
+    assert len(verify_image(beige, d, FireVerifyConfig())) == 0  # saturation ~0.45 > 0.2: a wall, not smoke
+
+
+def test_overexposed_flame_cores_count_as_flame() -> None:
+    core = np.full((10, 10, 3), (200, 235, 250), np.uint8)  # BGR white-yellow: what CCTV shows of a flame's core
+    white = np.full((10, 10, 3), 250, np.uint8)  # a white lamp or wall: not warm
+    assert flame_mask(core).all() and not flame_mask(white).any()

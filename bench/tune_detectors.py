@@ -1,0 +1,151 @@
+"""Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
+
+    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--skip-fire] [--skip-crowd]
+
+Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
+a small grid on the tune half only and prints the best settings with their tune figures; the test
+half is for bench/eval_detectors.py. Selection rules, fixed before looking at the test half:
+- fire: the highest per-image recall with precision >= 0.90, ties to the higher precision;
+- crowd: the lowest mean |count error| (smoother than "share within 20 %" on 22 images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, labelled_people, load, matched  # noqa: E402
+from bench.media import Item, items, select  # noqa: E402
+from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig  # noqa: E402
+from detectors.crowd import drop_nested  # noqa: E402
+from detectors.fire import _crop, flame_mask, smoke_mask  # noqa: E402
+from detectors.labels import PERSON  # noqa: E402
+
+FIRE_GRID = {
+    "min_confidence": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6],
+    "min_smoke_confidence": [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 1.01],
+    "min_fire_pixels": [0.0, 0.02, 0.05, 0.1],
+    "min_smoke_pixels": [0.0, 0.35],
+    "max_smoke_saturation": [0.2, 1.0],
+    "min_box_area": [0.0, 0.005, 0.01, 0.02],
+}
+
+
+@dataclass(frozen=True)
+class BoxFeatures:
+    """What FireVerifyConfig's checks look at, per box (columns of ``values``)."""
+
+    is_fire: np.ndarray  # bool (N,)
+    values: np.ndarray  # (N, 5): score, flame share, grey share, mean saturation 0-1, area share
+
+
+def box_features(image: np.ndarray, dets) -> BoxFeatures:  # noqa: ANN001 - Detections
+    rows = []
+    h, w = image.shape[:2]
+    for box, conf in zip(dets.xyxy, dets.confidence):
+        crop = _crop(image, box)
+        if crop.size == 0:
+            rows.append([conf, 0, 0, 1, 0])
+            continue
+        sat = float(cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)[..., 1].mean()) / 255
+        rows.append([conf, flame_mask(crop).mean(), smoke_mask(crop).mean(), sat, crop.shape[0] * crop.shape[1] / (w * h)])
+    return BoxFeatures(np.array([n == "fire" for n in dets.names], bool), np.array(rows, np.float64).reshape(-1, 5))
+
+
+def fire_hit(f: BoxFeatures, p: dict[str, float]) -> bool:
+    s, flame, grey, sat, area = f.values.T
+    big = area >= p["min_box_area"]
+    fire = f.is_fire & (s >= p["min_confidence"]) & (flame >= p["min_fire_pixels"])
+    smoke = ~f.is_fire & (s >= p["min_smoke_confidence"]) & (grey >= p["min_smoke_pixels"]) & (sat <= p["max_smoke_saturation"])
+    return bool((big & (fire | smoke)).any())
+
+
+def precision_recall(feats: list[tuple[Item, BoxFeatures]], p: dict[str, float]) -> tuple[float, float]:
+    hits = [(i.folder == "fire", fire_hit(f, p)) for i, f in feats]
+    tp = sum(pos and h for pos, h in hits)
+    fp = sum(h and not pos for pos, h in hits)
+    return tp / max(tp + fp, 1), tp / max(sum(pos for pos, _ in hits), 1)
+
+
+def tune_fire(imgsz: int, fresh: bool) -> None:
+    det = Detector("fire", UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz), fresh)
+    tune = select(items("fire") + items("nonfire"), "tune")
+    feats = []
+    for item in tune:
+        image = cv2.imread(str(item.path))
+        feats.append((item, box_features(image, det.detect(item, lambda image=image: image))))
+    ranked = []
+    for values in itertools.product(*FIRE_GRID.values()):
+        p = dict(zip(FIRE_GRID, values))
+        prec, rec = precision_recall(feats, p)
+        ranked.append(((prec >= 0.90, rec, prec), p))
+    ranked.sort(key=lambda r: r[0], reverse=True)
+    print(f"fire @{imgsz}: {len(tune)} tune images; best by recall with precision >= 0.90 (tune half only)")
+    for (_, rec, prec), p in ranked[:5]:
+        print(f"  tune P {prec:.3f} R {rec:.3f}  {p}")
+
+
+@dataclass(frozen=True)
+class CrowdView:
+    name: str
+    backend: BackendConfig
+
+
+def crowd_views(base: BackendConfig) -> list[CrowdView]:
+    low = base.model_copy(update={"confidence": 0.1})
+    return [
+        CrowdView("whole frame", low),
+        CrowdView("whole frame, letterbox", low.model_copy(update={"letterbox": True})),
+        CrowdView("tiles 2 (whole + 2x2)", low.model_copy(update={"tiles": 2})),
+        CrowdView("grid 2x1, letterbox", low.model_copy(update={"tile_grid": (2, 1), "tile_whole_frame": False, "letterbox": True})),
+        CrowdView("whole + grid 2x1, letterbox", low.model_copy(update={"tile_grid": (2, 1), "letterbox": True})),
+        CrowdView("grid 3x2, letterbox", low.model_copy(update={"tile_grid": (3, 2), "tile_whole_frame": False, "letterbox": True})),
+    ]
+
+
+def tune_crowd(base: BackendConfig, fresh: bool) -> None:
+    tune = select(items("crowd"), "tune")
+    truth = labelled_people()
+    scale = np.array([1920, 1080, 1920, 1080], np.float32)
+    print(f"crowd: {len(tune)} tune images; per view, the (min_confidence, duplicate_overlap) with the lowest mean |error|")
+    for view in crowd_views(base):
+        det = Detector("crowd", view.backend, fresh)
+        raw = {i: det.detect(i, load(i)).of_classes(PERSON) for i in tune}
+        best = None
+        for conf, overlap in itertools.product(np.arange(0.12, 0.42, 0.02), [None, 0.7, 0.8, 0.9]):
+            people = {i: drop_nested(raw[i].above(float(conf)), overlap) for i in tune}
+            e = np.array([(len(people[i]) - int(i.row["count"])) / int(i.row["count"]) for i in tune])
+            if best is None or np.abs(e).mean() < best[0]:
+                hit = sum(matched(people[i], truth[i.row["file"]] * scale) for i in tune)
+                found, labelled = sum(len(p) for p in people.values()), sum(int(i.row["count"]) for i in tune)
+                best = (np.abs(e).mean(), conf, overlap, float((np.abs(e) <= 0.2).mean()), e.mean(), hit / max(found, 1), hit / labelled)
+        mae, conf, overlap, within, mean, prec, rec = best
+        print(f"  {view.name:<30} min_confidence {conf:.2f} duplicate_overlap {overlap}: mean |error| {mae:.3f}, "
+              f"mean error {mean:+.3f}, within 20 % {within:.2f}; boxes P {prec:.2f} R {rec:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
+    ap.add_argument("--fire-imgsz", type=int, nargs="+", default=[640])
+    ap.add_argument("--skip-fire", action="store_true")
+    ap.add_argument("--skip-crowd", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
+    args = ap.parse_args()
+    if not args.skip_crowd:
+        tune_crowd(CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig(), args.fresh)
+    if not args.skip_fire:
+        for imgsz in args.fire_imgsz:
+            tune_fire(imgsz, args.fresh)
+
+
+if __name__ == "__main__":
+    main()
