@@ -13,6 +13,7 @@ The same engine runs in the live ingest (batch by batch) and in ``gridwatch repl
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -62,7 +63,8 @@ class IncidentEngine:
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
         self._cluster_of: dict[str, Cluster] = {}
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
+        self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
@@ -147,6 +149,7 @@ class IncidentEngine:
             return Outcome(observation, grid, duplicate=True)
         obs = to_obs(observation, self.config)
         self._seen[obs.id] = obs.t
+        heapq.heappush(self._seen_by_time, (obs.t, obs.id))
         self._advance(obs.t)
         cluster = self._join(obs)
         self._touched.add(cluster)
@@ -242,8 +245,15 @@ class IncidentEngine:
         self._next_prune = t + PRUNE_EVERY_S
         for key in [k for k, expiry in self._cell_expiry.items() if expiry < t]:
             self._prune_cell(key, t)
-        horizon = t - self.config.dedupe_horizon_s
-        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+        self._forget_seen(t - self.config.dedupe_horizon_s)
+
+    def _forget_seen(self, horizon: float) -> None:
+        """Forget the ids of observations older than ``horizon`` (a heap: no scan of the rest)."""
+        heap, seen = self._seen_by_time, self._seen
+        while heap and heap[0][0] < horizon:
+            t, observation_id = heapq.heappop(heap)
+            if seen.get(observation_id) == t:
+                del seen[observation_id]
 
     def _prune_cell(self, key: Key, now: float) -> None:
         keep = []
