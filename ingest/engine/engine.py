@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
-from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of, neighbour_cells
-from ingest.engine.links import link
+from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
+from ingest.engine.links import Links
 from ingest.engine.observation import Obs, to_obs
 from ingest.engine.render import render
 from ingest.engine.rules import EngineConfig
@@ -62,6 +62,8 @@ class IncidentEngine:
         self._cells: dict[Key, list[Obs]] = defaultdict(list)
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
+        self._partners_of: dict[str, list[tuple[str, float]]] = {}
+        self._links = Links(self.config)
         self._cluster_of: dict[str, Cluster] = {}
         self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
         self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
@@ -88,7 +90,7 @@ class IncidentEngine:
         """Every incident seen so far (replay's output): the finished ones and those still open to change."""
         self._close_batch([])
         live = {id(c): c for c in self._cluster_of.values()}.values()
-        current = [render(c, self.grids, self.config) for c in live if c.confirmed(self.config)]
+        current = [render(c, self.grids, self._links) for c in live if c.confirmed(self.config)]
         incidents = {**self._finished, **{i.id: i for i in current}}
         return sorted(incidents.values(), key=lambda i: (i.first_seen, i.id))
 
@@ -127,19 +129,32 @@ class IncidentEngine:
         size = self._cell_m.get(category) or self._cell_m.setdefault(category, self._cell_size(category))
         return category, cell_of(lat, lon, size)
 
+    def _partners(self, category: str) -> list[tuple[str, float]]:
+        """The categories ``category`` may link to (its own first), each with its cell size."""
+        partners = self._partners_of.get(category)
+        if partners is None:
+            c = self.config
+            categories = [category]
+            if category in c.corroborating:
+                categories += [x for x in c.corroborated if x != category]
+            if category in c.corroborated:
+                categories += [x for x in c.corroborating if x != category]
+            for x in categories:
+                self._key(x, 0.0, 0.0)  # sizes the cells of a category not in the rules
+            partners = self._partners_of[category] = [(x, self._cell_m[x]) for x in categories]
+        return partners
+
     def _candidates(self, obs: Obs) -> list[Obs]:
         """Observations ``obs`` might link to: its own category's cells, and corroboration partners'."""
-        c = self.config
-        categories = [obs.category]
-        if obs.category in c.corroborating:
-            categories += [x for x in c.corroborated if x != obs.category]
-        if obs.category in c.corroborated:
-            categories += [x for x in c.corroborating if x != obs.category]
         found: list[Obs] = []
-        for category in categories:
-            _, cell = self._key(category, obs.lat, obs.lon)
-            for neighbour in neighbour_cells(cell):
-                found.extend(self._cells.get((category, neighbour), ()))
+        cells = self._cells
+        for category, size in self._partners(obs.category):
+            row, col = cell_of(obs.lat, obs.lon, size)
+            for r in (row - 1, row, row + 1):
+                for c in (col - 1, col, col + 1):
+                    members = cells.get((category, (r, c)))
+                    if members:
+                        found.extend(members)
         return found
 
     # -- one observation ----------------------------------------------------------------------
@@ -158,31 +173,35 @@ class IncidentEngine:
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         linked: list[Cluster] = []
-        skip: set[int] = set()  # clusters already linked, closed, or out of reach as a whole
+        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
+        t, lat = obs.t, obs.lat
+        cluster_of, reason = self._cluster_of, self._links.reason
         for other in self._candidates(obs):
-            if abs(other.t - obs.t) > window or abs(other.lat - obs.lat) > reach_deg:
-                continue  # cheap bounds before the exact test in link()
-            cluster = self._cluster_of[other.id]
-            if id(cluster) in skip:
+            if abs(other.t - t) > window or abs(other.lat - lat) > reach_deg:
+                continue  # cheap bounds before the exact test
+            cluster = cluster_of[other.id]
+            if cluster in skip:
                 continue
             if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
-                skip.add(id(cluster))
+                skip.add(cluster)
                 continue
-            if link(obs, other, self.config) is not None:
+            if reason(obs, other) is not None:
                 linked.append(cluster)
-                skip.add(id(cluster))
+                skip.add(cluster)
         target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
         for cluster in linked:
             if cluster is not target:
                 self._merge(target, cluster)
         self._reopen_if_resolved(target, obs)
         target.add(obs, self.config.corroborating)
-        self._cluster_of[obs.id] = target
+        cluster_of[obs.id] = target
         key = self._key(obs.category, obs.lat, obs.lon)
         self._cells[key].append(obs)
         expiry = self._expiry(obs)
-        self._cell_expiry[key] = min(self._cell_expiry.get(key, expiry), expiry)
+        held = self._cell_expiry.get(key)
+        if held is None or expiry < held:
+            self._cell_expiry[key] = expiry
         return target
 
     def _expiry(self, obs: Obs) -> float:
@@ -212,7 +231,7 @@ class IncidentEngine:
         return result
 
     def _publish(self, cluster: Cluster, result: BatchResult) -> None:
-        incident = render(cluster, self.grids, self.config)
+        incident = render(cluster, self.grids, self._links)
         if not cluster.published:
             result.raised.add(incident.id)
         for old in cluster.published - {incident.id}:
@@ -276,7 +295,7 @@ class IncidentEngine:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""
         if cluster.confirmed(self.config):
             if self._keep_finished:
-                incident = render(cluster, self.grids, self.config)
+                incident = render(cluster, self.grids, self._links)
                 self._finished[incident.id] = incident
         else:
             self._pending.expired.extend(o.id for o in cluster.members if o.kind == "alert")

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from gridwatch.contracts import HistoryEntry, Incident, Member
 from ingest.engine.cluster import Cluster
-from ingest.engine.links import link
+from ingest.engine.links import Links
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridIndex
@@ -48,7 +48,7 @@ def _time(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=timezone.utc)
 
 
-def _why(members: list[Obs], i: int, config: EngineConfig) -> Member:
+def _why(members: list[Obs], i: int, links: Links) -> Member:
     """The rule tying member ``i`` to the member nearest to it in time that it links with
     (earlier ones first), with their distance and time gap."""
     obs = members[i]
@@ -58,10 +58,10 @@ def _why(members: list[Obs], i: int, config: EngineConfig) -> Member:
     earlier = range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1)
     later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
     for j in (*earlier, *later):
-        found = link(obs, members[j], config)
+        found = links.reason(obs, members[j])
         if found is not None:
-            return Member(id=obs.id, kind=kind, rule=found.rule, distance_m=round(found.distance_m, 1),
-                          gap_s=round(found.gap_s, 3))
+            rule, distance, gap = found
+            return Member(id=obs.id, kind=kind, rule=rule, distance_m=round(distance, 1), gap_s=round(gap, 3))
     return Member(id=obs.id, kind=kind, rule="chain")  # joined through a chain longer than the lookback
 
 
@@ -92,7 +92,8 @@ def _centroid(members: list[Obs]) -> tuple[float, float]:
     return round(lat / wsum, 7), round(lon / wsum, 7)
 
 
-def render(cluster: Cluster, grids: GridIndex, config: EngineConfig) -> Incident:
+def render(cluster: Cluster, grids: GridIndex, links: Links) -> Incident:
+    config = links.config
     members = sorted(cluster.members, key=lambda o: o.key)
     lat, lon = _centroid(members)
     grid = grids.assign(lat, lon)
@@ -104,7 +105,7 @@ def render(cluster: Cluster, grids: GridIndex, config: EngineConfig) -> Incident
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
         alert_ids=[o.id for o in members if o.kind == "alert"], report_ids=[o.id for o in members if o.kind == "report"],
-        grid_path=list(grid.path), members=[_why(members, i, config) for i in range(len(members))],
+        grid_path=list(grid.path), members=[_why(members, i, links) for i in range(len(members))],
         history=[HistoryEntry(at=_time(confirmer.t), actor="engine", action="raise", status="open", reason=reason)],
         outside_grid=grid.outside,
     )
