@@ -17,17 +17,18 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
 from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
-from ingest.engine.links import Links
+from ingest.engine.links import Links, PairRule
 from ingest.engine.observation import Obs, to_obs
-from ingest.engine.render import render
+from ingest.engine.render import render_many
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
-Cell = tuple[int, int]
-Key = tuple[str, Cell]  # (category, cell) of the spatial index
+Key = tuple[str, int, int]  # (category, row, column) of a cell of the spatial index
 PRUNE_EVERY_S = 600.0
 
 
@@ -58,7 +59,8 @@ class IncidentEngine:
         self.grids = grids
         self._keep_finished = keep_finished
         self.config = config or EngineConfig()
-        self._cell_m = {c: self._cell_size(c) for c in self.config.rules}
+        self._cell_m: dict[str, float] = {}  # category -> the side of its cells
+        self._window_of: dict[str, float] = {}  # category -> its rule's window_s
         self._cells: dict[Key, list[Obs]] = defaultdict(list)
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
@@ -70,6 +72,7 @@ class IncidentEngine:
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
+        self._retired: list[tuple[Cluster, GridIndex]] = []  # ... not yet rendered (``finish`` does, in bulk)
         self._pending = BatchResult()
         self._touched: set[Cluster] = set()
         self._by_incident: dict[str, Cluster] = {}
@@ -80,7 +83,9 @@ class IncidentEngine:
         """Handle a batch; return per-observation outcomes and the incidents it changed.
 
         ``publish=False`` (replay) skips computing the changed incidents: ``finish`` computes them all once."""
-        outcomes = [self._process(o, grids[i] if grids else None) for i, o in enumerate(observations)]
+        if not grids and observations:
+            grids = self.grids.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
+        outcomes = [self._process(o, grids[i]) for i, o in enumerate(observations)]
         return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:
@@ -88,9 +93,11 @@ class IncidentEngine:
 
     def finish(self) -> list[Incident]:
         """Every incident seen so far (replay's output): the finished ones and those still open to change."""
-        self._close_batch([])
         live = {id(c): c for c in self._cluster_of.values()}.values()
-        current = [render(c, self.grids, self._links) for c in live if c.confirmed(self.config)]
+        confirmed = [c for c in live if c.confirmed(self.config)]
+        current = render_many(confirmed, self.grids, self._links)
+        self._close_batch([], dict(zip(confirmed, current)))
+        self._render_retired()
         incidents = {**self._finished, **{i.id: i for i in current}}
         return sorted(incidents.values(), key=lambda i: (i.first_seen, i.id))
 
@@ -125,12 +132,19 @@ class IncidentEngine:
             self._reach_of[category] = reach
         return reach
 
-    def _key(self, category: str, lat: float, lon: float) -> Key:
-        size = self._cell_m.get(category) or self._cell_m.setdefault(category, self._cell_size(category))
-        return category, cell_of(lat, lon, size)
+    def _size(self, category: str) -> float:
+        size = self._cell_m.get(category)
+        if size is None:
+            size = self._cell_m[category] = self._cell_size(category)
+            self._window_of[category] = self.config.rule(category).window_s
+        return size
 
-    def _partners(self, category: str) -> list[tuple[str, float]]:
-        """The categories ``category`` may link to (its own first), each with its cell size."""
+    def _key(self, category: str, lat: float, lon: float) -> Key:
+        return (category, *cell_of(lat, lon, self._size(category)))
+
+    def _partners(self, category: str) -> list[tuple[str, float, PairRule]]:
+        """The categories ``category`` may link to (its own first), each with its cell size and the
+        pair's rule (pairs that never link are left out)."""
         partners = self._partners_of.get(category)
         if partners is None:
             c = self.config
@@ -139,27 +153,16 @@ class IncidentEngine:
                 categories += [x for x in c.corroborated if x != category]
             if category in c.corroborated:
                 categories += [x for x in c.corroborating if x != category]
+            partners = []
             for x in categories:
-                self._key(x, 0.0, 0.0)  # sizes the cells of a category not in the rules
-            partners = self._partners_of[category] = [(x, self._cell_m[x]) for x in categories]
+                rule = self._links.rule(category, x)
+                if rule is not None:
+                    partners.append((x, self._size(x), rule))
+            self._partners_of[category] = partners
         return partners
 
-    def _candidates(self, obs: Obs) -> list[Obs]:
-        """Observations ``obs`` might link to: its own category's cells, and corroboration partners'."""
-        found: list[Obs] = []
-        cells = self._cells
-        for category, size in self._partners(obs.category):
-            row, col = cell_of(obs.lat, obs.lon, size)
-            for r in (row - 1, row, row + 1):
-                for c in (col - 1, col, col + 1):
-                    members = cells.get((category, (r, c)))
-                    if members:
-                        found.extend(members)
-        return found
-
     # -- one observation ----------------------------------------------------------------------
-    def _process(self, observation: Observation, grid: GridAssignment | None) -> Outcome:
-        grid = grid or self.grids.assign(observation.lat, observation.lon)
+    def _process(self, observation: Observation, grid: GridAssignment) -> Outcome:
         if observation.id in self._seen:
             return Outcome(observation, grid, duplicate=True)
         obs = to_obs(observation, self.config)
@@ -172,41 +175,50 @@ class IncidentEngine:
 
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
-        linked: list[Cluster] = []
-        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
-        window, reach_deg = self._reach(obs.category)
-        t, lat = obs.t, obs.lat
-        cluster_of, reason = self._cluster_of, self._links.reason
-        for other in self._candidates(obs):
-            if abs(other.t - t) > window or abs(other.lat - lat) > reach_deg:
-                continue  # cheap bounds before the exact test
-            cluster = cluster_of[other.id]
-            if cluster in skip:
-                continue
-            if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
-                skip.add(cluster)
-                continue
-            if reason(obs, other) is not None:
-                linked.append(cluster)
-                skip.add(cluster)
-        target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
-        for cluster in linked:
-            if cluster is not target:
-                self._merge(target, cluster)
+        target = self._target(obs)
         self._reopen_if_resolved(target, obs)
         target.add(obs, self.config.corroborating)
-        cluster_of[obs.id] = target
+        self._cluster_of[obs.id] = target
         key = self._key(obs.category, obs.lat, obs.lon)
         self._cells[key].append(obs)
-        expiry = self._expiry(obs)
+        expiry = obs.t + self._window_of[obs.category] + self.config.lateness_s
         held = self._cell_expiry.get(key)
         if held is None or expiry < held:
             self._cell_expiry[key] = expiry
         return target
 
-    def _expiry(self, obs: Obs) -> float:
-        """When nothing arriving within the lateness can link to ``obs`` any more."""
-        return obs.t + self.config.rule(obs.category).window_s + self.config.lateness_s
+    def _target(self, obs: Obs) -> Cluster:
+        """The cluster ``obs`` joins: the largest of those it links to, the others merged into it
+        (the first found wins a tie), else a new one."""
+        linked: list[Cluster] = []
+        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
+        window, reach_deg = self._reach(obs.category)
+        t, lat, lon = obs.t, obs.lat, obs.lon
+        cells, cluster_of, decide = self._cells, self._cluster_of, self._links.reason_under
+        for category, size, rule in self._partners(obs.category):
+            gap = min(window, rule.window_s)  # a pair further apart in time never links
+            row, col = cell_of(lat, lon, size)
+            for r in (row - 1, row, row + 1):
+                for c in (col - 1, col, col + 1):
+                    for other in cells.get((category, r, c), ()):
+                        if abs(other.t - t) > gap or abs(other.lat - lat) > reach_deg:
+                            continue  # cheap bounds before the exact test
+                        cluster = cluster_of[other.id]
+                        if cluster in skip:
+                            continue
+                        if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                            skip.add(cluster)
+                            continue
+                        if decide(obs, other, rule) is not None:
+                            linked.append(cluster)
+                            skip.add(cluster)
+        if not linked:
+            return Cluster()
+        target = max(linked, key=lambda c: len(c.members))
+        for cluster in linked:
+            if cluster is not target:
+                self._merge(target, cluster)
+        return target
 
     def _merge(self, target: Cluster, other: Cluster) -> None:
         target.absorb(other)
@@ -221,17 +233,20 @@ class IncidentEngine:
             self._pending.reopened.update(cluster.published)
 
     # -- batch end ----------------------------------------------------------------------------
-    def _close_batch(self, outcomes: list[Outcome]) -> BatchResult:
+    def _close_batch(self, outcomes: list[Outcome], rendered: dict[Cluster, Incident] | None = None) -> BatchResult:
+        """``rendered``: incidents of clusters already computed (``finish``)."""
         result, self._pending = self._pending, BatchResult()
-        for cluster in self._touched:
-            if cluster.confirmed(self.config):
-                self._publish(cluster, result)
+        confirmed = [c for c in self._touched if c.confirmed(self.config)]
+        rendered = rendered or {}
+        missing = [c for c in confirmed if c not in rendered]
+        rendered.update(zip(missing, render_many(missing, self.grids, self._links)))
+        for cluster in confirmed:
+            self._publish(cluster, rendered[cluster], result)
         self._touched = set()
         result.outcomes = [self._with_incident(o) for o in outcomes]
         return result
 
-    def _publish(self, cluster: Cluster, result: BatchResult) -> None:
-        incident = render(cluster, self.grids, self._links)
+    def _publish(self, cluster: Cluster, incident: Incident, result: BatchResult) -> None:
         if not cluster.published:
             result.raised.add(incident.id)
         for old in cluster.published - {incident.id}:
@@ -275,10 +290,14 @@ class IncidentEngine:
                 del seen[observation_id]
 
     def _prune_cell(self, key: Key, now: float) -> None:
-        keep = []
+        """Forget the cell's observations that nothing arriving within the lateness can link to."""
+        window, lateness = self._window_of[key[0]], self.config.lateness_s
+        keep, expiries = [], []
         for obs in self._cells[key]:
-            if self._expiry(obs) >= now:
+            expiry = obs.t + window + lateness
+            if expiry >= now:
                 keep.append(obs)
+                expiries.append(expiry)
                 continue
             cluster = self._cluster_of[obs.id]
             cluster.live -= 1
@@ -286,7 +305,7 @@ class IncidentEngine:
                 self._retire(cluster)
         if keep:
             self._cells[key] = keep
-            self._cell_expiry[key] = min(self._expiry(o) for o in keep)
+            self._cell_expiry[key] = min(expiries)
         else:
             del self._cells[key]
             del self._cell_expiry[key]
@@ -295,8 +314,7 @@ class IncidentEngine:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""
         if cluster.confirmed(self.config):
             if self._keep_finished:
-                incident = render(cluster, self.grids, self._links)
-                self._finished[incident.id] = incident
+                self._retired.append((cluster, self.grids))
         else:
             self._pending.expired.extend(o.id for o in cluster.members if o.kind == "alert")
         for member in cluster.members:
@@ -304,3 +322,16 @@ class IncidentEngine:
         for incident_id in cluster.published:
             self._by_incident.pop(incident_id, None)
         self._touched.discard(cluster)
+
+    def _render_retired(self) -> None:
+        """Compute the incidents of retired clusters, in bulk, each on the grid map of its time."""
+        retired, self._retired = self._retired, []
+        start = 0
+        while start < len(retired):
+            grids = retired[start][1]
+            end = start
+            while end < len(retired) and retired[end][1] is grids:
+                end += 1
+            for incident in render_many([c for c, _ in retired[start:end]], grids, self._links):
+                self._finished[incident.id] = incident
+            start = end

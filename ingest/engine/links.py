@@ -67,8 +67,11 @@ class Links:
     def reason(self, a: Obs, b: Obs) -> tuple[str, float, float] | None:
         """Why ``a`` and ``b`` are one event, as (rule, distance in m, gap in s), or None."""
         rule = self.rule(a.category, b.category)
-        if rule is None:
-            return None
+        return None if rule is None else self.reason_under(a, b, rule)
+
+    @staticmethod
+    def reason_under(a: Obs, b: Obs, rule: PairRule) -> tuple[str, float, float] | None:
+        """``reason`` when the caller has the pair's rule (``rule(a.category, b.category)``) at hand."""
         gap = abs(a.t - b.t)
         if gap > rule.window_s:
             return None

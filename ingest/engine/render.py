@@ -8,17 +8,21 @@ lateness, give the same incident.
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from datetime import datetime, timezone
+
+import numpy as np
 
 from gridwatch.contracts import HistoryEntry, Incident, Member
 from ingest.engine.cluster import Cluster
 from ingest.engine.links import Links
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
-from ingest.grids import GridIndex
+from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
+canonical = attrgetter("t", "id")  # the same order as ``Obs.key``: event time, then id
 
 
 def incident_id_for(observation_id: str) -> str:
@@ -93,10 +97,21 @@ def _centroid(members: list[Obs]) -> tuple[float, float]:
 
 
 def render(cluster: Cluster, grids: GridIndex, links: Links) -> Incident:
+    return render_many([cluster], grids, links)[0]
+
+
+def render_many(clusters: list[Cluster], grids: GridIndex, links: Links) -> list[Incident]:
+    """``render`` for many clusters, their grids looked up in bulk."""
+    ordered = [sorted(c.members, key=canonical) for c in clusters]
+    centroids = [_centroid(members) for members in ordered]
+    found = grids.assign_many(np.array([p[0] for p in centroids]), np.array([p[1] for p in centroids]))
+    return [_incident(c, m, p, g, links) for c, m, p, g in zip(clusters, ordered, centroids, found)]
+
+
+def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float], grid: GridAssignment,
+              links: Links) -> Incident:
     config = links.config
-    members = sorted(cluster.members, key=lambda o: o.key)
-    lat, lon = _centroid(members)
-    grid = grids.assign(lat, lon)
+    lat, lon = centroid
     confirmer, reason = _confirmation(members, config)
     if grid.outside:
         reason += "; outside every grid of the map"
