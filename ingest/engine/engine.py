@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,7 @@ from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
 from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
 from ingest.engine.links import Links, PairRule
-from ingest.engine.observation import Obs, to_obs
+from ingest.engine.observation import Obs, ObsReader
 from ingest.engine.render import render_many
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
@@ -61,11 +62,13 @@ class IncidentEngine:
         self.config = config or EngineConfig()
         self._cell_m: dict[str, float] = {}  # category -> the side of its cells
         self._window_of: dict[str, float] = {}  # category -> its rule's window_s
-        self._cells: dict[Key, list[Obs]] = defaultdict(list)
+        self._cells: dict[Key, list[Obs]] = defaultdict(list)  # in arrival order
+        self._groups: dict[Key, dict[Cluster, list[Obs]]] = defaultdict(dict)  # the same, by cluster
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
         self._partners_of: dict[str, list[tuple[str, float]]] = {}
         self._links = Links(self.config)
+        self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
         self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
         self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
@@ -165,7 +168,7 @@ class IncidentEngine:
     def _process(self, observation: Observation, grid: GridAssignment) -> Outcome:
         if observation.id in self._seen:
             return Outcome(observation, grid, duplicate=True)
-        obs = to_obs(observation, self.config)
+        obs = self._reader.read(observation)
         self._seen[obs.id] = obs.t
         heapq.heappush(self._seen_by_time, (obs.t, obs.id))
         self._advance(obs.t)
@@ -181,6 +184,7 @@ class IncidentEngine:
         self._cluster_of[obs.id] = target
         key = self._key(obs.category, obs.lat, obs.lon)
         self._cells[key].append(obs)
+        self._groups[key].setdefault(target, []).append(obs)
         expiry = obs.t + self._window_of[obs.category] + self.config.lateness_s
         held = self._cell_expiry.get(key)
         if held is None or expiry < held:
@@ -189,41 +193,86 @@ class IncidentEngine:
 
     def _target(self, obs: Obs) -> Cluster:
         """The cluster ``obs`` joins: the largest of those it links to, the others merged into it
-        (the first found wins a tie), else a new one."""
-        linked: list[Cluster] = []
-        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
-        window, reach_deg = self._reach(obs.category)
-        t, lat, lon = obs.t, obs.lat, obs.lon
-        cells, cluster_of, decide = self._cells, self._cluster_of, self._links.reason_under
-        for category, size, rule in self._partners(obs.category):
-            gap = min(window, rule.window_s)  # a pair further apart in time never links
-            row, col = cell_of(lat, lon, size)
-            for r in (row - 1, row, row + 1):
-                for c in (col - 1, col, col + 1):
-                    for other in cells.get((category, r, c), ()):
-                        if abs(other.t - t) > gap or abs(other.lat - lat) > reach_deg:
-                            continue  # cheap bounds before the exact test
-                        cluster = cluster_of[other.id]
-                        if cluster in skip:
-                            continue
-                        if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
-                            skip.add(cluster)
-                            continue
-                        if decide(obs, other, rule) is not None:
-                            linked.append(cluster)
-                            skip.add(cluster)
+        (the first found in arrival order wins a tie), else a new one."""
+        linked = self._linked(obs)
         if not linked:
             return Cluster()
+        if len(linked) > 1:
+            linked = self._linked_in_arrival_order(obs)
         target = max(linked, key=lambda c: len(c.members))
         for cluster in linked:
             if cluster is not target:
                 self._merge(target, cluster)
         return target
 
+    def _neighbourhood(self, obs: Obs) -> Iterator[tuple[Key, PairRule]]:
+        """The cells ``obs`` might find links in (the 3x3 block of each partner category), with the
+        pair's rule."""
+        for category, size, rule in self._partners(obs.category):
+            row, col = cell_of(obs.lat, obs.lon, size)
+            for r in (row - 1, row, row + 1):
+                for c in (col - 1, col, col + 1):
+                    yield (category, r, c), rule
+
+    def _linked(self, obs: Obs) -> list[Cluster]:
+        """The clusters ``obs`` links to, cluster by cluster: one that is closed or out of reach as a
+        whole is skipped at once, and a cluster's members are tried newest first, so the first
+        link usually comes at once."""
+        linked: list[Cluster] = []
+        done: set[Cluster] = set()  # clusters linked, closed, or out of reach as a whole
+        window, reach_deg = self._reach(obs.category)
+        t, lat = obs.t, obs.lat
+        decide = self._links.reason_under
+        for key, rule in self._neighbourhood(obs):
+            group = self._groups.get(key)
+            if not group:
+                continue
+            gap = min(window, rule.window_s)  # a pair further apart in time never links
+            for cluster, members in group.items():
+                if cluster in done:
+                    continue
+                if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                    done.add(cluster)
+                    continue
+                for other in reversed(members):
+                    if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
+                        linked.append(cluster)
+                        done.add(cluster)
+                        break
+        return linked
+
+    def _linked_in_arrival_order(self, obs: Obs) -> list[Cluster]:
+        """The same clusters as ``_linked``, in the order their first linking member comes in the
+        cells' arrival order (which decides the target of a merge, and so its members' order)."""
+        linked: list[Cluster] = []
+        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
+        window, reach_deg = self._reach(obs.category)
+        t, lat = obs.t, obs.lat
+        decide = self._links.reason_under
+        for key, rule in self._neighbourhood(obs):
+            gap = min(window, rule.window_s)
+            for other in self._cells.get(key, ()):
+                if abs(other.t - t) > gap or abs(other.lat - lat) > reach_deg:
+                    continue  # cheap bounds before the exact test
+                cluster = self._cluster_of[other.id]
+                if cluster in skip:
+                    continue
+                if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                    skip.add(cluster)
+                    continue
+                if decide(obs, other, rule) is not None:
+                    linked.append(cluster)
+                    skip.add(cluster)
+        return linked
+
     def _merge(self, target: Cluster, other: Cluster) -> None:
         target.absorb(other)
         for member in other.members:
             self._cluster_of[member.id] = target
+        for key in {self._key(m.category, m.lat, m.lon) for m in other.members}:
+            group = self._groups.get(key)
+            if group and other in group:
+                group.setdefault(target, []).extend(group.pop(other))
         self._touched.discard(other)
 
     def _reopen_if_resolved(self, cluster: Cluster, obs: Obs) -> None:
@@ -306,9 +355,14 @@ class IncidentEngine:
         if keep:
             self._cells[key] = keep
             self._cell_expiry[key] = min(expiries)
+            group: dict[Cluster, list[Obs]] = {}
+            for obs in keep:
+                group.setdefault(self._cluster_of[obs.id], []).append(obs)
+            self._groups[key] = group
         else:
             del self._cells[key]
             del self._cell_expiry[key]
+            del self._groups[key]
 
     def _retire(self, cluster: Cluster) -> None:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""
