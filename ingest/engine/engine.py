@@ -222,23 +222,26 @@ class IncidentEngine:
         done: set[Cluster] = set()  # clusters linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
         t, lat = obs.t, obs.lat
-        decide = self._links.reason_under
-        for key, rule in self._neighbourhood(obs):
-            group = self._groups.get(key)
-            if not group:
-                continue
+        decide, groups = self._links.reason_under, self._groups
+        for category, size, rule in self._partners(obs.category):
             gap = min(window, rule.window_s)  # a pair further apart in time never links
-            for cluster, members in group.items():
-                if cluster in done:
-                    continue
-                if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
-                    done.add(cluster)
-                    continue
-                for other in reversed(members):
-                    if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
-                        linked.append(cluster)
-                        done.add(cluster)
-                        break
+            row, col = cell_of(lat, obs.lon, size)
+            for r in (row - 1, row, row + 1):
+                for c in (col - 1, col, col + 1):
+                    group = groups.get((category, r, c))
+                    if not group:
+                        continue
+                    for cluster, members in group.items():
+                        if cluster in done:
+                            continue
+                        if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                            done.add(cluster)
+                            continue
+                        for other in reversed(members):
+                            if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
+                                linked.append(cluster)
+                                done.add(cluster)
+                                break
         return linked
 
     def _linked_in_arrival_order(self, obs: Obs) -> list[Cluster]:
