@@ -344,24 +344,29 @@ class IncidentEngine:
     def _prune_cell(self, key: Key, now: float) -> None:
         """Forget the cell's observations that nothing arriving within the lateness can link to."""
         window, lateness = self._window_of[key[0]], self.config.lateness_s
-        keep, expiries = [], []
-        for obs in self._cells[key]:
-            expiry = obs.t + window + lateness
-            if expiry >= now:
-                keep.append(obs)
-                expiries.append(expiry)
-                continue
-            cluster = self._cluster_of[obs.id]
+        cell = self._cells[key]
+        expired = [i for i, obs in enumerate(cell) if obs.t + window + lateness < now]
+        losing: dict[Cluster, None] = {}  # clusters that lose members here
+        for i in expired:
+            cluster = self._cluster_of[cell[i].id]
+            losing[cluster] = None
             cluster.live -= 1
             if cluster.live == 0:
                 self._retire(cluster)
+        if expired and len(expired) == expired[-1] + 1:  # the usual case: the oldest arrived first
+            keep = cell[len(expired):]
+        else:
+            gone = set(expired)
+            keep = [obs for i, obs in enumerate(cell) if i not in gone]
         if keep:
             self._cells[key] = keep
-            self._cell_expiry[key] = min(expiries)
-            group: dict[Cluster, list[Obs]] = {}
-            for obs in keep:
-                group.setdefault(self._cluster_of[obs.id], []).append(obs)
-            self._groups[key] = group
+            # adding a constant is monotone in floating point: the same as the least expiry
+            self._cell_expiry[key] = min([obs.t for obs in keep]) + window + lateness
+            group = self._groups[key]
+            for cluster in losing:
+                members = [o for o in group.pop(cluster) if o.t + window + lateness >= now]
+                if members:
+                    group[cluster] = members
         else:
             del self._cells[key]
             del self._cell_expiry[key]
