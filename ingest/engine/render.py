@@ -23,6 +23,7 @@ from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
+RISK_RANK = {risk: rank for rank, risk in enumerate(RISK_ORDER)}
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
 canonical = attrgetter("t", "id")  # the same order as ``Obs.key``: event time, then id
 
@@ -118,7 +119,7 @@ def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float
     confirmer, reason = _confirmation(members, config)
     if grid.outside:
         reason += "; outside every grid of the map"
-    risk = max((member_risk(o, config) for o in members), key=RISK_ORDER.index)
+    risk = RISK_ORDER[max(RISK_RANK[member_risk(o, config)] for o in members)]
     return Incident(
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
