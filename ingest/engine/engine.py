@@ -66,7 +66,8 @@ class IncidentEngine:
         self._groups: dict[Key, dict[Cluster, list[Obs]]] = defaultdict(dict)  # the same, by cluster
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
-        self._partners_of: dict[str, list[tuple[str, float]]] = {}
+        self._partners_of: dict[str, list[tuple[str, float, PairRule]]] = {}
+        self._blocks: dict[Key, tuple[Key, ...]] = {}
         self._links = Links(self.config)
         self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
@@ -222,27 +223,34 @@ class IncidentEngine:
         done: set[Cluster] = set()  # clusters linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
         t, lat = obs.t, obs.lat
-        decide, groups = self._links.reason_under, self._groups
+        decide, groups, blocks = self._links.reason_under, self._groups, self._blocks
         for category, size, rule in self._partners(obs.category):
             gap = min(window, rule.window_s)  # a pair further apart in time never links
-            row, col = cell_of(lat, obs.lon, size)
-            for r in (row - 1, row, row + 1):
-                for c in (col - 1, col, col + 1):
-                    group = groups.get((category, r, c))
-                    if not group:
+            key = (category, *cell_of(lat, obs.lon, size))
+            for cell in blocks.get(key) or self._block(key):
+                group = groups.get(cell)
+                if not group:
+                    continue
+                for cluster, members in group.items():
+                    if cluster in done:
                         continue
-                    for cluster, members in group.items():
-                        if cluster in done:
-                            continue
-                        if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                    if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                        done.add(cluster)
+                        continue
+                    for other in reversed(members):
+                        if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
+                            linked.append(cluster)
                             done.add(cluster)
-                            continue
-                        for other in reversed(members):
-                            if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
-                                linked.append(cluster)
-                                done.add(cluster)
-                                break
+                            break
         return linked
+
+    def _block(self, key: Key) -> tuple[Key, ...]:
+        """The 3x3 block of cells around ``key``, remembered (the same few cells come up again and
+        again; their number is bounded by the area watched)."""
+        category, row, col = key
+        block = tuple((category, r, c) for r in (row - 1, row, row + 1) for c in (col - 1, col, col + 1))
+        self._blocks[key] = block
+        return block
 
     def _linked_in_arrival_order(self, obs: Obs) -> list[Cluster]:
         """The same clusters as ``_linked``, in the order their first linking member comes in the
