@@ -196,10 +196,9 @@ class IncidentEngine:
         """The cluster ``obs`` joins: the largest of those it links to, the others merged into it
         (the first found in arrival order wins a tie), else a new one."""
         linked = self._linked(obs)
-        if not linked:
-            return Cluster()
-        if len(linked) > 1:
-            linked = self._linked_in_arrival_order(obs)
+        if len(linked) < 2:
+            return linked[0] if linked else Cluster()
+        linked = self._linked_in_arrival_order(obs)
         target = max(linked, key=lambda c: len(c.members))
         for cluster in linked:
             if cluster is not target:
