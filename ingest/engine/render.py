@@ -63,13 +63,14 @@ def _why(members: list[Obs], i: int, links: Links) -> dict[str, Any]:
     kind = "alert" if obs.kind == "alert" else "report"
     if i == 0:
         return {"id": obs.id, "kind": kind, "rule": "first", "distance_m": 0.0, "gap_s": 0.0}
-    earlier = range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1)
-    later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
-    for j in chain(earlier, later):
-        found = links.reason(obs, members[j])
-        if found is not None:
-            rule, distance, gap = found
-            return {"id": obs.id, "kind": kind, "rule": rule, "distance_m": round(distance, 1), "gap_s": round(gap, 3)}
+    found = links.reason(obs, members[i - 1])  # the usual answer: the member just before
+    if found is None:
+        earlier = range(i - 2, max(-1, i - 1 - WHY_LOOKBACK), -1)
+        later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
+        found = next(filter(None, (links.reason(obs, members[j]) for j in chain(earlier, later))), None)
+    if found is not None:
+        rule, distance, gap = found
+        return {"id": obs.id, "kind": kind, "rule": rule, "distance_m": round(distance, 1), "gap_s": round(gap, 3)}
     return {"id": obs.id, "kind": kind, "rule": "chain"}  # joined through a chain longer than the lookback
 
 
