@@ -31,6 +31,7 @@ from ingest.grids import GridAssignment, GridIndex
 
 Key = tuple[str, int, int]  # (category, row, column) of a cell of the spatial index
 PRUNE_EVERY_S = 600.0
+BLOCKS_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -244,8 +245,9 @@ class IncidentEngine:
         return linked
 
     def _block(self, key: Key) -> tuple[Key, ...]:
-        """The 3x3 block of cells around ``key``, remembered (the same few cells come up again and
-        again; their number is bounded by the area watched)."""
+        """The 3x3 block of cells around ``key``, remembered (the same few cells come up again and again)."""
+        if len(self._blocks) >= BLOCKS_REMEMBERED:
+            self._blocks.clear()  # a bound for a long-running ingest over a large area
         category, row, col = key
         block = tuple((category, r, c) for r in (row - 1, row, row + 1) for c in (col - 1, col, col + 1))
         self._blocks[key] = block
