@@ -39,6 +39,7 @@ class GridIndex:
         self._geometries = geometries
         self._tree = STRtree(list(geometries.values()))
         self._paths = {grid_id: tuple(grid_map.parent_chain(grid_id)) for grid_id in self._ids}
+        self._assignments = [GridAssignment(grid_id, self._paths[grid_id]) for grid_id in self._ids]
         self.version = map_version(grid_map)
 
     def __len__(self) -> int:
@@ -70,12 +71,14 @@ class GridIndex:
         points = shapely.points(lons, lats)
         point_idx, geom_idx = self._tree.query(points, predicate="intersects")
         result = [OUTSIDE] * len(points)
-        best: dict[int, int] = {}
-        for p, g in zip(point_idx.tolist(), geom_idx.tolist()):
-            current = best.get(p)
-            if current is None or (self._ranks[g], -g) > (self._ranks[current], -current):
-                best[p] = g
-        for p, g in best.items():
-            grid_id = self._ids[g]
-            result[p] = GridAssignment(grid_id, self._paths[grid_id])
+        if len(point_idx) == 0:
+            return result
+        # The same choice as ``assign``: per point, the finest level, then the lowest index.
+        order = np.lexsort((geom_idx, -self._ranks[geom_idx], point_idx))
+        point_idx, geom_idx = point_idx[order], geom_idx[order]
+        first = np.ones(len(point_idx), dtype=bool)
+        first[1:] = point_idx[1:] != point_idx[:-1]
+        assignments = self._assignments
+        for p, g in zip(point_idx[first].tolist(), geom_idx[first].tolist()):
+            result[p] = assignments[g]
         return result

@@ -8,8 +8,10 @@ rule the live ingest applies to Kafka messages.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,16 +62,33 @@ def replay(observations: Iterable[Observation], engine: IncidentEngine, summary:
            chunk: int = CHUNK) -> list[Incident]:
     """Run the engine over ``observations`` in chunks (grids looked up in bulk); return every
     incident, ordered by first observation."""
-    buffer: list[Observation] = []
-    for observation in observations:
-        buffer.append(observation)
-        if len(buffer) >= chunk:
-            _run_chunk(engine, buffer, summary)
-            buffer = []
-    _run_chunk(engine, buffer, summary)
-    incidents = engine.finish()
+    with cyclic_gc_paused():
+        buffer: list[Observation] = []
+        for observation in observations:
+            buffer.append(observation)
+            if len(buffer) >= chunk:
+                _run_chunk(engine, buffer, summary)
+                buffer = []
+        _run_chunk(engine, buffer, summary)
+        incidents = engine.finish()
     summary.incidents = len(incidents)
     return incidents
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a batch run, then restore it.
+
+    A replay allocates a few small objects per observation and keeps most of them to the end, so
+    the collector keeps rescanning a growing heap for cycles the engine does not make (about a
+    tenth of the run's time). Reference counting still frees everything else at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _run_chunk(engine: IncidentEngine, chunk: list[Observation], summary: ReplaySummary) -> None:

@@ -30,24 +30,41 @@ class Cluster:
     first_primary: tuple[tuple[float, str], str] | None = None  # ... of the earliest non-corroborating one
 
     def add(self, obs: Obs, corroborating: tuple[str, ...] = ()) -> None:
+        # Plain comparisons rather than min()/max(): the same values (ties keep the old one), and
+        # this runs once per observation.
         self.members.append(obs)
         self.live += 1
-        b = self.box
-        b[0], b[1] = min(b[0], obs.t), max(b[1], obs.t)
-        b[2], b[3] = min(b[2], obs.lat), max(b[3], obs.lat)
-        b[4], b[5] = min(b[4], obs.lon), max(b[5], obs.lon)
-        mark = (obs.key, obs.category)
-        self.first_any = min(self.first_any or mark, mark)
-        if obs.category not in corroborating:
-            self.first_primary = min(self.first_primary or mark, mark)
+        b, t, lat, lon = self.box, obs.t, obs.lat, obs.lon
+        if t < b[0]:
+            b[0] = t
+        if t > b[1]:
+            b[1] = t
+        if lat < b[2]:
+            b[2] = lat
+        if lat > b[3]:
+            b[3] = lat
+        if lon < b[4]:
+            b[4] = lon
+        if lon > b[5]:
+            b[5] = lon
+        mark = ((t, obs.id), obs.category)
+        if self.first_any is None or mark < self.first_any:
+            self.first_any = mark
+        if obs.category not in corroborating and (self.first_primary is None or mark < self.first_primary):
+            self.first_primary = mark
         if obs.kind == "report":
             self.has_report = True
             return
         self.alerts += 1
-        self.alert_sources[obs.source] = max(self.alert_sources.get(obs.source, 0.0), obs.confidence)
-        self.max_confidence = max(self.max_confidence, obs.confidence)
-        self.first_alert_t = obs.t if self.first_alert_t is None else min(self.first_alert_t, obs.t)
-        self.last_alert_t = obs.t if self.last_alert_t is None else max(self.last_alert_t, obs.t)
+        confidence = obs.confidence
+        if confidence > self.alert_sources.get(obs.source, 0.0) or obs.source not in self.alert_sources:
+            self.alert_sources[obs.source] = max(self.alert_sources.get(obs.source, 0.0), confidence)
+        if confidence > self.max_confidence:
+            self.max_confidence = confidence
+        if self.first_alert_t is None or t < self.first_alert_t:
+            self.first_alert_t = t
+        if self.last_alert_t is None or t > self.last_alert_t:
+            self.last_alert_t = t
 
     def absorb(self, other: "Cluster") -> None:
         """Take over ``other``'s members and facts (``other`` is then discarded)."""

@@ -13,21 +13,25 @@ The same engine runs in the live ingest (batch by batch) and in ``gridwatch repl
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
-from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of, neighbour_cells
-from ingest.engine.links import link
-from ingest.engine.observation import Obs, to_obs
-from ingest.engine.render import render
+from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
+from ingest.engine.links import Links, PairRule
+from ingest.engine.observation import Obs, ObsReader
+from ingest.engine.render import render_many
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
-Cell = tuple[int, int]
-Key = tuple[str, Cell]  # (category, cell) of the spatial index
+Key = tuple[str, int, int]  # (category, row, column) of a cell of the spatial index
 PRUNE_EVERY_S = 600.0
+BLOCKS_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,23 @@ class IncidentEngine:
         self.grids = grids
         self._keep_finished = keep_finished
         self.config = config or EngineConfig()
-        self._cell_m = {c: self._cell_size(c) for c in self.config.rules}
-        self._cells: dict[Key, list[Obs]] = defaultdict(list)
+        self._cell_m: dict[str, float] = {}  # category -> the side of its cells
+        self._window_of: dict[str, float] = {}  # category -> its rule's window_s
+        self._cells: dict[Key, list[Obs]] = defaultdict(list)  # in arrival order
+        self._groups: dict[Key, dict[Cluster, list[Obs]]] = defaultdict(dict)  # the same, by cluster
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
+        self._partners_of: dict[str, list[tuple[str, float, PairRule]]] = {}
+        self._blocks: dict[Key, tuple[Key, ...]] = {}
+        self._links = Links(self.config)
+        self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
+        self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
+        self._retired: list[tuple[Cluster, GridIndex]] = []  # ... not yet rendered (``finish`` does, in bulk)
         self._pending = BatchResult()
         self._touched: set[Cluster] = set()
         self._by_incident: dict[str, Cluster] = {}
@@ -76,7 +88,9 @@ class IncidentEngine:
         """Handle a batch; return per-observation outcomes and the incidents it changed.
 
         ``publish=False`` (replay) skips computing the changed incidents: ``finish`` computes them all once."""
-        outcomes = [self._process(o, grids[i] if grids else None) for i, o in enumerate(observations)]
+        if not grids and observations:
+            grids = self.grids.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
+        outcomes = [self._process(o, grids[i]) for i, o in enumerate(observations)]
         return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:
@@ -84,9 +98,11 @@ class IncidentEngine:
 
     def finish(self) -> list[Incident]:
         """Every incident seen so far (replay's output): the finished ones and those still open to change."""
-        self._close_batch([])
         live = {id(c): c for c in self._cluster_of.values()}.values()
-        current = [render(c, self.grids, self.config) for c in live if c.confirmed(self.config)]
+        confirmed = [c for c in live if c.confirmed(self.config)]
+        current = render_many(confirmed, self.grids, self._links)
+        self._close_batch([], dict(zip(confirmed, current)))
+        self._render_retired()
         incidents = {**self._finished, **{i.id: i for i in current}}
         return sorted(incidents.values(), key=lambda i: (i.first_seen, i.id))
 
@@ -121,32 +137,42 @@ class IncidentEngine:
             self._reach_of[category] = reach
         return reach
 
-    def _key(self, category: str, lat: float, lon: float) -> Key:
-        size = self._cell_m.get(category) or self._cell_m.setdefault(category, self._cell_size(category))
-        return category, cell_of(lat, lon, size)
+    def _size(self, category: str) -> float:
+        size = self._cell_m.get(category)
+        if size is None:
+            size = self._cell_m[category] = self._cell_size(category)
+            self._window_of[category] = self.config.rule(category).window_s
+        return size
 
-    def _candidates(self, obs: Obs) -> list[Obs]:
-        """Observations ``obs`` might link to: its own category's cells, and corroboration partners'."""
-        c = self.config
-        categories = [obs.category]
-        if obs.category in c.corroborating:
-            categories += [x for x in c.corroborated if x != obs.category]
-        if obs.category in c.corroborated:
-            categories += [x for x in c.corroborating if x != obs.category]
-        found: list[Obs] = []
-        for category in categories:
-            _, cell = self._key(category, obs.lat, obs.lon)
-            for neighbour in neighbour_cells(cell):
-                found.extend(self._cells.get((category, neighbour), ()))
-        return found
+    def _key(self, category: str, lat: float, lon: float) -> Key:
+        return (category, *cell_of(lat, lon, self._size(category)))
+
+    def _partners(self, category: str) -> list[tuple[str, float, PairRule]]:
+        """The categories ``category`` may link to (its own first), each with its cell size and the
+        pair's rule (pairs that never link are left out)."""
+        partners = self._partners_of.get(category)
+        if partners is None:
+            c = self.config
+            categories = [category]
+            if category in c.corroborating:
+                categories += [x for x in c.corroborated if x != category]
+            if category in c.corroborated:
+                categories += [x for x in c.corroborating if x != category]
+            partners = []
+            for x in categories:
+                rule = self._links.rule(category, x)
+                if rule is not None:
+                    partners.append((x, self._size(x), rule))
+            self._partners_of[category] = partners
+        return partners
 
     # -- one observation ----------------------------------------------------------------------
-    def _process(self, observation: Observation, grid: GridAssignment | None) -> Outcome:
-        grid = grid or self.grids.assign(observation.lat, observation.lon)
+    def _process(self, observation: Observation, grid: GridAssignment) -> Outcome:
         if observation.id in self._seen:
             return Outcome(observation, grid, duplicate=True)
-        obs = to_obs(observation, self.config)
+        obs = self._reader.read(observation)
         self._seen[obs.id] = obs.t
+        heapq.heappush(self._seen_by_time, (obs.t, obs.id))
         self._advance(obs.t)
         cluster = self._join(obs)
         self._touched.add(cluster)
@@ -154,42 +180,111 @@ class IncidentEngine:
 
     def _join(self, obs: Obs) -> Cluster:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
-        linked: list[Cluster] = []
-        skip: set[int] = set()  # clusters already linked, closed, or out of reach as a whole
-        window, reach_deg = self._reach(obs.category)
-        for other in self._candidates(obs):
-            if abs(other.t - obs.t) > window or abs(other.lat - obs.lat) > reach_deg:
-                continue  # cheap bounds before the exact test in link()
-            cluster = self._cluster_of[other.id]
-            if id(cluster) in skip:
-                continue
-            if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
-                skip.add(id(cluster))
-                continue
-            if link(obs, other, self.config) is not None:
-                linked.append(cluster)
-                skip.add(id(cluster))
-        target = max(linked, key=lambda c: len(c.members)) if linked else Cluster()
-        for cluster in linked:
-            if cluster is not target:
-                self._merge(target, cluster)
+        target = self._target(obs)
         self._reopen_if_resolved(target, obs)
         target.add(obs, self.config.corroborating)
         self._cluster_of[obs.id] = target
         key = self._key(obs.category, obs.lat, obs.lon)
         self._cells[key].append(obs)
-        expiry = self._expiry(obs)
-        self._cell_expiry[key] = min(self._cell_expiry.get(key, expiry), expiry)
+        self._groups[key].setdefault(target, []).append(obs)
+        expiry = obs.t + self._window_of[obs.category] + self.config.lateness_s
+        held = self._cell_expiry.get(key)
+        if held is None or expiry < held:
+            self._cell_expiry[key] = expiry
         return target
 
-    def _expiry(self, obs: Obs) -> float:
-        """When nothing arriving within the lateness can link to ``obs`` any more."""
-        return obs.t + self.config.rule(obs.category).window_s + self.config.lateness_s
+    def _target(self, obs: Obs) -> Cluster:
+        """The cluster ``obs`` joins: the largest of those it links to, the others merged into it
+        (the first found in arrival order wins a tie), else a new one."""
+        linked = self._linked(obs)
+        if len(linked) < 2:
+            return linked[0] if linked else Cluster()
+        linked = self._linked_in_arrival_order(obs)
+        target = max(linked, key=lambda c: len(c.members))
+        for cluster in linked:
+            if cluster is not target:
+                self._merge(target, cluster)
+        return target
+
+    def _neighbourhood(self, obs: Obs) -> Iterator[tuple[Key, PairRule]]:
+        """The cells ``obs`` might find links in (the 3x3 block of each partner category), with the
+        pair's rule."""
+        for category, size, rule in self._partners(obs.category):
+            row, col = cell_of(obs.lat, obs.lon, size)
+            for r in (row - 1, row, row + 1):
+                for c in (col - 1, col, col + 1):
+                    yield (category, r, c), rule
+
+    def _linked(self, obs: Obs) -> list[Cluster]:
+        """The clusters ``obs`` links to, cluster by cluster: one that is closed or out of reach as a
+        whole is skipped at once, and a cluster's members are tried newest first, so the first
+        link usually comes at once."""
+        linked: list[Cluster] = []
+        done: set[Cluster] = set()  # clusters linked, closed, or out of reach as a whole
+        window, reach_deg = self._reach(obs.category)
+        t, lat = obs.t, obs.lat
+        decide, groups, blocks = self._links.reason_under, self._groups, self._blocks
+        for category, size, rule in self._partners(obs.category):
+            gap = min(window, rule.window_s)  # a pair further apart in time never links
+            key = (category, *cell_of(lat, obs.lon, size))
+            for cell in blocks.get(key) or self._block(key):
+                group = groups.get(cell)
+                if not group:
+                    continue
+                for cluster, members in group.items():
+                    if cluster in done:
+                        continue
+                    if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                        done.add(cluster)
+                        continue
+                    for other in reversed(members):
+                        if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
+                            linked.append(cluster)
+                            done.add(cluster)
+                            break
+        return linked
+
+    def _block(self, key: Key) -> tuple[Key, ...]:
+        """The 3x3 block of cells around ``key``, remembered (the same few cells come up again and again)."""
+        if len(self._blocks) >= BLOCKS_REMEMBERED:
+            self._blocks.clear()  # a bound for a long-running ingest over a large area
+        category, row, col = key
+        block = tuple((category, r, c) for r in (row - 1, row, row + 1) for c in (col - 1, col, col + 1))
+        self._blocks[key] = block
+        return block
+
+    def _linked_in_arrival_order(self, obs: Obs) -> list[Cluster]:
+        """The same clusters as ``_linked``, in the order their first linking member comes in the
+        cells' arrival order (which decides the target of a merge, and so its members' order)."""
+        linked: list[Cluster] = []
+        skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
+        window, reach_deg = self._reach(obs.category)
+        t, lat = obs.t, obs.lat
+        decide = self._links.reason_under
+        for key, rule in self._neighbourhood(obs):
+            gap = min(window, rule.window_s)
+            for other in self._cells.get(key, ()):
+                if abs(other.t - t) > gap or abs(other.lat - lat) > reach_deg:
+                    continue  # cheap bounds before the exact test
+                cluster = self._cluster_of[other.id]
+                if cluster in skip:
+                    continue
+                if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                    skip.add(cluster)
+                    continue
+                if decide(obs, other, rule) is not None:
+                    linked.append(cluster)
+                    skip.add(cluster)
+        return linked
 
     def _merge(self, target: Cluster, other: Cluster) -> None:
         target.absorb(other)
         for member in other.members:
             self._cluster_of[member.id] = target
+        for key in {self._key(m.category, m.lat, m.lon) for m in other.members}:
+            group = self._groups.get(key)
+            if group and other in group:
+                group.setdefault(target, []).extend(group.pop(other))
         self._touched.discard(other)
 
     def _reopen_if_resolved(self, cluster: Cluster, obs: Obs) -> None:
@@ -199,17 +294,20 @@ class IncidentEngine:
             self._pending.reopened.update(cluster.published)
 
     # -- batch end ----------------------------------------------------------------------------
-    def _close_batch(self, outcomes: list[Outcome]) -> BatchResult:
+    def _close_batch(self, outcomes: list[Outcome], rendered: dict[Cluster, Incident] | None = None) -> BatchResult:
+        """``rendered``: incidents of clusters already computed (``finish``)."""
         result, self._pending = self._pending, BatchResult()
-        for cluster in self._touched:
-            if cluster.confirmed(self.config):
-                self._publish(cluster, result)
+        confirmed = [c for c in self._touched if c.confirmed(self.config)]
+        rendered = rendered or {}
+        missing = [c for c in confirmed if c not in rendered]
+        rendered.update(zip(missing, render_many(missing, self.grids, self._links)))
+        for cluster in confirmed:
+            self._publish(cluster, rendered[cluster], result)
         self._touched = set()
         result.outcomes = [self._with_incident(o) for o in outcomes]
         return result
 
-    def _publish(self, cluster: Cluster, result: BatchResult) -> None:
-        incident = render(cluster, self.grids, self.config)
+    def _publish(self, cluster: Cluster, incident: Incident, result: BatchResult) -> None:
         if not cluster.published:
             result.raised.add(incident.id)
         for old in cluster.published - {incident.id}:
@@ -242,32 +340,52 @@ class IncidentEngine:
         self._next_prune = t + PRUNE_EVERY_S
         for key in [k for k, expiry in self._cell_expiry.items() if expiry < t]:
             self._prune_cell(key, t)
-        horizon = t - self.config.dedupe_horizon_s
-        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+        self._forget_seen(t - self.config.dedupe_horizon_s)
+
+    def _forget_seen(self, horizon: float) -> None:
+        """Forget the ids of observations older than ``horizon`` (a heap: no scan of the rest)."""
+        heap, seen = self._seen_by_time, self._seen
+        while heap and heap[0][0] < horizon:
+            t, observation_id = heapq.heappop(heap)
+            if seen.get(observation_id) == t:
+                del seen[observation_id]
 
     def _prune_cell(self, key: Key, now: float) -> None:
-        keep = []
-        for obs in self._cells[key]:
-            if self._expiry(obs) >= now:
-                keep.append(obs)
-                continue
-            cluster = self._cluster_of[obs.id]
+        """Forget the cell's observations that nothing arriving within the lateness can link to."""
+        window, lateness = self._window_of[key[0]], self.config.lateness_s
+        cell = self._cells[key]
+        expired = [i for i, obs in enumerate(cell) if obs.t + window + lateness < now]
+        losing: dict[Cluster, None] = {}  # clusters that lose members here
+        for i in expired:
+            cluster = self._cluster_of[cell[i].id]
+            losing[cluster] = None
             cluster.live -= 1
             if cluster.live == 0:
                 self._retire(cluster)
+        if expired and len(expired) == expired[-1] + 1:  # the usual case: the oldest arrived first
+            keep = cell[len(expired):]
+        else:
+            gone = set(expired)
+            keep = [obs for i, obs in enumerate(cell) if i not in gone]
         if keep:
             self._cells[key] = keep
-            self._cell_expiry[key] = min(self._expiry(o) for o in keep)
+            # adding a constant is monotone in floating point: the same as the least expiry
+            self._cell_expiry[key] = min([obs.t for obs in keep]) + window + lateness
+            group = self._groups[key]
+            for cluster in losing:
+                members = [o for o in group.pop(cluster) if o.t + window + lateness >= now]
+                if members:
+                    group[cluster] = members
         else:
             del self._cells[key]
             del self._cell_expiry[key]
+            del self._groups[key]
 
     def _retire(self, cluster: Cluster) -> None:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""
         if cluster.confirmed(self.config):
             if self._keep_finished:
-                incident = render(cluster, self.grids, self.config)
-                self._finished[incident.id] = incident
+                self._retired.append((cluster, self.grids))
         else:
             self._pending.expired.extend(o.id for o in cluster.members if o.kind == "alert")
         for member in cluster.members:
@@ -275,3 +393,16 @@ class IncidentEngine:
         for incident_id in cluster.published:
             self._by_incident.pop(incident_id, None)
         self._touched.discard(cluster)
+
+    def _render_retired(self) -> None:
+        """Compute the incidents of retired clusters, in bulk, each on the grid map of its time."""
+        retired, self._retired = self._retired, []
+        start = 0
+        while start < len(retired):
+            grids = retired[start][1]
+            end = start
+            while end < len(retired) and retired[end][1] is grids:
+                end += 1
+            for incident in render_many([c for c, _ in retired[start:end]], grids, self._links):
+                self._finished[incident.id] = incident
+            start = end

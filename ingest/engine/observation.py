@@ -46,26 +46,44 @@ def _stated_accuracy(attributes: dict[str, Any]) -> float | None:
 
 
 def to_obs(observation: Observation, config: EngineConfig) -> Obs:
-    u = config.uncertainty
-    if isinstance(observation, Alert):
-        attrs = observation.attributes
-        camera = config.rule(observation.category).camera_sigma_m
-        default = u.button_m if observation.category == "alarm" else (u.camera_m if camera is None else camera)
-        sigma = _stated_accuracy(attrs)
-        track = attrs.get("track_id")
-        zone = attrs.get("zone")
+    return ObsReader(config).read(observation)
+
+
+class ObsReader:
+    """``to_obs`` for one ``EngineConfig``, with each category's default position error worked out once."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._default_sigma: dict[str, float] = {}
+
+    def _alert_sigma(self, category: str) -> float:
+        """The position error of ``category``'s alerts when they state none."""
+        default = self._default_sigma.get(category)
+        if default is None:
+            u, camera = self.config.uncertainty, self.config.rule(category).camera_sigma_m
+            default = u.button_m if category == "alarm" else (u.camera_m if camera is None else camera)
+            self._default_sigma[category] = default
+        return default
+
+    def read(self, observation: Observation) -> Obs:
+        max_m = self.config.uncertainty.max_m
+        if isinstance(observation, Alert):
+            attrs = observation.attributes
+            sigma = _stated_accuracy(attrs) if "accuracy_m" in attrs else None
+            track = attrs.get("track_id")
+            zone = attrs.get("zone")
+            return Obs(
+                observation.id, "alert", observation.category, observation.type, observation.observed_at.timestamp(),
+                observation.lat, observation.lon,
+                min(max_m, self._alert_sigma(observation.category) if sigma is None else sigma), observation.device_id,
+                str(track) if track is not None else None, str(zone) if zone is not None else None,
+                observation.confidence, {k: attrs[k] for k in SEVERITY_KEYS if k in attrs} if attrs else {},
+            )
+        extra = observation.model_extra or {}
+        sigma = _stated_accuracy(extra)
         return Obs(
-            id=observation.id, kind="alert", category=observation.category, type=observation.type,
+            id=observation.id, kind="report", category=observation.category, type="patrol_report",
             t=event_time(observation).timestamp(), lat=observation.lat, lon=observation.lon,
-            sigma_m=min(u.max_m, default if sigma is None else sigma), source=observation.device_id,
-            track=str(track) if track is not None else None, zone=str(zone) if zone is not None else None,
-            confidence=observation.confidence, severity={k: attrs[k] for k in SEVERITY_KEYS if k in attrs},
+            sigma_m=min(max_m, self.config.uncertainty.report_m if sigma is None else sigma),
+            source=observation.worker_id, track=None, zone=None, confidence=1.0, stated_grid=_stated_grid(extra),
         )
-    extra = observation.model_extra or {}
-    sigma = _stated_accuracy(extra)
-    return Obs(
-        id=observation.id, kind="report", category=observation.category, type="patrol_report",
-        t=event_time(observation).timestamp(), lat=observation.lat, lon=observation.lon,
-        sigma_m=min(u.max_m, u.report_m if sigma is None else sigma), source=observation.worker_id,
-        track=None, zone=None, confidence=1.0, stated_grid=_stated_grid(extra),
-    )

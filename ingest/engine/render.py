@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import chain
+from operator import attrgetter
+from typing import Any
 
-from gridwatch.contracts import HistoryEntry, Incident, Member
+import numpy as np
+
+from gridwatch.contracts import Incident
 from ingest.engine.cluster import Cluster
 from ingest.engine.geo import METRES_PER_DEG_LAT
-from ingest.engine.links import link
+from ingest.engine.links import Links
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
+RISK_RANK = {risk: rank for rank, risk in enumerate(RISK_ORDER)}
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
+canonical = attrgetter("t", "id")  # the same order as ``Obs.key``: event time, then id
 
 
 def incident_id_for(observation_id: str) -> str:
@@ -47,24 +54,26 @@ def member_risk(obs: Obs, config: EngineConfig) -> str:
 
 
 def _time(t: float) -> datetime:
-    return datetime.fromtimestamp(t, tz=timezone.utc)
+    return datetime.fromtimestamp(t, tz=UTC)
 
 
-def _why(members: list[Obs], i: int, config: EngineConfig) -> Member:
+def _why(members: list[Obs], i: int, links: Links) -> dict[str, Any]:
     """The rule tying member ``i`` to the member nearest to it in time that it links with
-    (earlier ones first), with their distance and time gap."""
+    (earlier ones first), with their distance and time gap: a ``Member``'s fields (the Incident
+    validates them all in one call, much cheaper than a ``Member`` at a time)."""
     obs = members[i]
     kind = "alert" if obs.kind == "alert" else "report"
     if i == 0:
-        return Member(id=obs.id, kind=kind, rule="first", distance_m=0.0, gap_s=0.0)
-    earlier = range(i - 1, max(-1, i - 1 - WHY_LOOKBACK), -1)
-    later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
-    for j in (*earlier, *later):
-        found = link(obs, members[j], config)
-        if found is not None:
-            return Member(id=obs.id, kind=kind, rule=found.rule, distance_m=round(found.distance_m, 1),
-                          gap_s=round(found.gap_s, 3))
-    return Member(id=obs.id, kind=kind, rule="chain")  # joined through a chain longer than the lookback
+        return {"id": obs.id, "kind": kind, "rule": "first", "distance_m": 0.0, "gap_s": 0.0}
+    found = links.reason(obs, members[i - 1])  # the usual answer: the member just before
+    if found is None:
+        earlier = range(i - 2, max(-1, i - 1 - WHY_LOOKBACK), -1)
+        later = range(i + 1, min(len(members), i + 1 + WHY_LOOKBACK))
+        found = next(filter(None, (links.reason(obs, members[j]) for j in chain(earlier, later))), None)
+    if found is not None:
+        rule, distance, gap = found
+        return {"id": obs.id, "kind": kind, "rule": rule, "distance_m": round(distance, 1), "gap_s": round(gap, 3)}
+    return {"id": obs.id, "kind": kind, "rule": "chain"}  # joined through a chain longer than the lookback
 
 
 def _confirmation(members: list[Obs], config: EngineConfig) -> tuple[Obs, str]:
@@ -115,12 +124,11 @@ def _stated_grid(members: list[Obs], grids: GridIndex) -> str | None:
     return min(filed, key=lambda g: (-corrected[g], -filed[g], g)) if filed else None
 
 
-def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, grids: GridIndex,
+def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, found: GridAssignment, grids: GridIndex,
           config: EngineConfig) -> tuple[GridAssignment, bool]:
-    """The finest grid holding the position, unless the reports were filed under a grid the position
+    """The finest grid holding the position (``found``), unless the reports were filed under a grid the position
     is within ``stated_grid_sigmas`` of its error from: the worker knows which side of a street the
     hazard is on better than a phone's GPS does. Returns the assignment and whether the stated grid won."""
-    found = grids.assign(lat, lon)
     stated = _stated_grid(members, grids)
     if stated is None or stated in found.path:
         return found, False
@@ -131,21 +139,34 @@ def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, grids: Gri
     return (assignment, True) if grids.distance_deg(stated, lat, lon) * METRES_PER_DEG_LAT <= reach else (found, False)
 
 
-def render(cluster: Cluster, grids: GridIndex, config: EngineConfig) -> Incident:
-    members = sorted(cluster.members, key=lambda o: o.key)
-    lat, lon, sigma_m = _centroid(_placing(members, cluster.category))
-    grid, as_stated = _grid(members, lat, lon, sigma_m, grids, config)
+def render(cluster: Cluster, grids: GridIndex, links: Links) -> Incident:
+    return render_many([cluster], grids, links)[0]
+
+
+def render_many(clusters: list[Cluster], grids: GridIndex, links: Links) -> list[Incident]:
+    """``render`` for many clusters, the grids of their positions looked up in bulk."""
+    ordered = [sorted(c.members, key=canonical) for c in clusters]
+    centroids = [_centroid(_placing(members, c.category)) for c, members in zip(clusters, ordered)]
+    found = grids.assign_many(np.array([p[0] for p in centroids]), np.array([p[1] for p in centroids]))
+    return [_incident(c, m, p, g, grids, links) for c, m, p, g in zip(clusters, ordered, centroids, found)]
+
+
+def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float, float], found: GridAssignment,
+              grids: GridIndex, links: Links) -> Incident:
+    config = links.config
+    lat, lon, sigma_m = centroid
+    grid, as_stated = _grid(members, lat, lon, sigma_m, found, grids, config)
     confirmer, reason = _confirmation(members, config)
     if grid.outside:
         reason += "; outside every grid of the map"
     if as_stated:
         reason += f"; in grid {grid.grid_id} as filed by the patrol (position fix ±{sigma_m:.0f} m)"
-    risk = max((member_risk(o, config) for o in members), key=RISK_ORDER.index)
+    risk = RISK_ORDER[max(RISK_RANK[member_risk(o, config)] for o in members)]
     return Incident(
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
         alert_ids=[o.id for o in members if o.kind == "alert"], report_ids=[o.id for o in members if o.kind == "report"],
-        grid_path=list(grid.path), members=[_why(members, i, config) for i in range(len(members))],
-        history=[HistoryEntry(at=_time(confirmer.t), actor="engine", action="raise", status="open", reason=reason)],
+        grid_path=list(grid.path), members=[_why(members, i, links) for i in range(len(members))],
+        history=[{"at": _time(confirmer.t), "actor": "engine", "action": "raise", "status": "open", "reason": reason}],
         outside_grid=grid.outside,
     )
