@@ -171,6 +171,8 @@ class IncidentEngine:
         if observation.id in self._seen:
             return Outcome(observation, grid, duplicate=True)
         obs = self._reader.read(observation)
+        if obs.stated_grid is not None:
+            obs.fix_grid = grid.grid_id  # looked up in bulk already; tells a correction from a pre-fill
         self._seen[obs.id] = obs.t
         heapq.heappush(self._seen_by_time, (obs.t, obs.id))
         self._advance(obs.t)

@@ -27,6 +27,7 @@ class Obs:
     confidence: float
     severity: dict[str, Any] = field(default_factory=dict)
     stated_grid: str | None = None  # the grid a patrol report was filed under, if it says
+    fix_grid: str | None = None  # with a stated grid: the grid of the report's own position fix
 
 
     @property

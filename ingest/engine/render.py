@@ -111,7 +111,7 @@ def _centroid(members: list[Obs]) -> tuple[float, float, float]:
     return round(lat / wsum, 7), round(lon / wsum, 7), wsum ** -0.5
 
 
-def _stated_grid(members: list[Obs], grids: GridIndex) -> str | None:
+def _stated_grid(members: list[Obs]) -> str | None:
     """The grid the patrol reports were filed under. A filed grid other than the one of the report's
     own fix is a correction the worker made on purpose, and outvotes pre-filled grids left as they
     were; then the grid filed most often wins, then the smallest id."""
@@ -120,7 +120,7 @@ def _stated_grid(members: list[Obs], grids: GridIndex) -> str | None:
     for o in members:
         if o.stated_grid is not None:
             filed[o.stated_grid] += 1
-            corrected[o.stated_grid] += grids.assign(o.lat, o.lon).grid_id != o.stated_grid
+            corrected[o.stated_grid] += o.fix_grid != o.stated_grid
     return min(filed, key=lambda g: (-corrected[g], -filed[g], g)) if filed else None
 
 
@@ -129,7 +129,7 @@ def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, found: Gri
     """The finest grid holding the position (``found``), unless the reports were filed under a grid the position
     is within ``stated_grid_sigmas`` of its error from: the worker knows which side of a street the
     hazard is on better than a phone's GPS does. Returns the assignment and whether the stated grid won."""
-    stated = _stated_grid(members, grids)
+    stated = _stated_grid(members)
     if stated is None or stated in found.path:
         return found, False
     assignment = grids.assignment_of(stated)
