@@ -1,19 +1,26 @@
-"""What the detector speed work relies on: per-stage times.
+"""What the detector speed work relies on: per-stage times, and the COCO models at other input sizes.
 
-The tests run the real model on real footage (../shared/media/video/vtest.avi) and skip, with the
+The tests run the real models on real footage (../shared/media/video/vtest.avi) and skip, with the
 reason, when either is not beside the repo.
 """
 
 from __future__ import annotations
 
-import pytest
+import sys
+from pathlib import Path
 
-from detectors.backends import CenterNetConfig
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from detectors.backends import Backend, CenterNetConfig, NanoDetConfig, build_backend
+from detectors.backends.onnx_input import model_at_size
 from detectors.config import CameraDetectorsConfig
-from detectors.models import ModelError
+from detectors.labels import PERSON, VEHICLES
+from detectors.models import ModelError, resolve
 from detectors.pipeline import STAGES, CameraDetectors, ZoneRules
 from detectors.types import TimedFrame
-from tests.unit.test_detectors_vtest import VTEST, WALKWAY, read_frames
+from tests.unit.test_detectors_vtest import VAN_BAY, VTEST, WALKWAY, read_frames
 
 STEP = 50  # every 5 s of the 10 fps clip: 16 frames
 
@@ -23,6 +30,21 @@ def frames() -> list[TimedFrame]:
     if not VTEST.is_file():
         pytest.skip(f"{VTEST} not found (tests read ../shared/media in place)")
     return read_frames(VTEST, STEP)
+
+
+def backend(config: CenterNetConfig | NanoDetConfig) -> Backend:
+    try:
+        return build_backend(config)
+    except ModelError as exc:
+        pytest.skip(str(exc))
+
+
+def counts(model: Backend, frames: list[TimedFrame]) -> tuple[list[int], list[int]]:
+    """Walkers on the walkway and vehicles in the van's bay, per frame."""
+    dets = [model.detect(f.image).of_classes(PERSON | VEHICLES) for f in frames]
+    people = [int(WALKWAY.contains(d.of_classes(PERSON)).sum()) for d in dets]
+    vans = [int(VAN_BAY.contains(d.of_classes(VEHICLES)).sum()) for d in dets]
+    return people, vans
 
 
 def test_stage_times_say_where_a_frame_went(frames: list[TimedFrame]) -> None:
@@ -38,3 +60,47 @@ def test_stage_times_say_where_a_frame_went(frames: list[TimedFrame]) -> None:
     assert first.times.wall["track"] > 0 and first.times.wall["gate"] > 0
     assert not again.detected and again.times.wall["detect"] == 0 and again.times.wall["track"] == 0
     assert again.times.wall["gate"] > 0 and again.times.wall["rules"] > 0
+
+
+def test_model_at_its_own_size_is_loaded_from_its_path() -> None:
+    path = Path("/models/coco/x.onnx")
+    assert model_at_size(path, 416, 416) == str(path)
+
+
+def test_other_sizes_need_the_onnx_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(ModelError, match="onnx package"):
+        model_at_size(Path("/models/coco/x.onnx"), 416, 320)
+
+
+@pytest.mark.parametrize("size", [300, 96, 2048])
+def test_input_size_must_be_a_multiple_of_32_in_range(size: int) -> None:
+    with pytest.raises(ValidationError, match="input_size"):
+        NanoDetConfig(input_size=size)
+
+
+def test_nanodet_at_320_sees_what_it_sees_at_416(frames: list[TimedFrame]) -> None:
+    people_416, vans_416 = counts(backend(NanoDetConfig(threads=1)), frames)
+    people_320, vans_320 = counts(backend(NanoDetConfig(input_size=320, threads=1)), frames)
+    assert all(v >= 1 for v in vans_416) and all(v >= 1 for v in vans_320)  # the parked van, every frame
+    assert np.median(people_416) >= 3 and np.median(people_320) >= 3
+    assert abs(np.median(people_320) - np.median(people_416)) <= 1
+    assert max(abs(a - b) for a, b in zip(people_320, people_416)) <= 4
+
+
+def test_centernet_at_416_rewrites_its_output_grid(frames: list[TimedFrame]) -> None:
+    model = backend(CenterNetConfig(input_size=416, threads=1))
+    dets = [model.detect(f.image) for f in frames[:4]]
+    h, w = frames[0].image.shape[:2]
+    assert all(len(d.of_classes(PERSON)) >= 2 for d in dets)  # boxes land on walkers, not garbage
+    boxes = np.concatenate([d.xyxy for d in dets])
+    assert (boxes[:, 2] <= w).all() and (boxes[:, 3] <= h).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
+
+
+def test_a_model_without_the_grid_reshape_refuses_another_size() -> None:
+    try:
+        path, _ = resolve("nanodet-coco")
+    except ModelError as exc:
+        pytest.skip(str(exc))
+    with pytest.raises(ModelError, match="cannot change its input size"):
+        model_at_size(path, 416, 320, stride=4)  # NanoDet's heads are reshaped with -1, not a cell count
