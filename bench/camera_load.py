@@ -14,12 +14,15 @@ keeps at least ``0.95 / every_s`` frames per second.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import structlog
 
 from detectors.config import CameraDetectorsConfig
 from detectors.pipeline import CameraDetectors, zone_rules_from_config
@@ -32,9 +35,11 @@ HOLD_SHARE = 0.95  # 1.9 of 2 fps
 
 
 def pin_to_core(core: int) -> None:
-    """Run this process (and every thread it starts later) on one core only."""
+    """Run this process (and every thread it starts later) on one core only; keep readers' info
+    logs ("camera opened") out of the printed table."""
     os.sched_setaffinity(0, {core})
     os.environ["OMP_NUM_THREADS"] = "1"  # before torch or onnxruntime start a pool
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def uptime() -> str:
