@@ -18,8 +18,8 @@ from pydantic import Field
 from detectors.backends.base import Backend, BackendConfigBase, nms, onnx_session
 from detectors.backends.onnx_input import model_at_size
 from detectors.labels import COCO80
-from detectors.types import Detections
 from detectors.models import resolve
+from detectors.types import Detections
 
 SIZE = 416  # the model's own input size
 STRIDES = (8, 16, 32)
@@ -51,11 +51,15 @@ class NanoDetBackend(Backend):
         self.session = onnx_session(model_at_size(path, SIZE, self.size), config.threads)
         self.input_name = self.session.get_inputs()[0].name
         self.labels = COCO80
+        # resize, (x - mean) / std and HWC -> NCHW in one pass (the numpy way took ~1.5 ms more at 320)
+        self.blob = cv2.dnn.Image2BlobParams(
+            scalefactor=tuple(float(v) for v in 1.0 / STD), size=self.size, mean=tuple(float(m) for m in MEAN),
+            swapRB=False, ddepth=cv2.CV_32F,
+        )
 
     def _infer(self, frame_bgr: np.ndarray) -> Detections:
         h, w = frame_bgr.shape[:2]
-        x = (cv2.resize(frame_bgr, self.size).astype(np.float32) - MEAN) / STD
-        outs = self.session.run(None, {self.input_name: x.transpose(2, 0, 1)[None]})
+        outs = self.session.run(None, {self.input_name: cv2.dnn.blobFromImageWithParams(frame_bgr, self.blob)})
         names = [o.name for o in self.session.get_outputs()]
         by_name = dict(zip(names, outs))
         dets = decode(by_name, self.config.confidence, self.size)

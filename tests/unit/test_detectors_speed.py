@@ -113,3 +113,17 @@ def test_centernet_at_the_cameras_4_to_3_still_sees_the_van_and_the_walkers(fram
     # the trade-off: the odd far walker is lost, never more than 3 in a frame, about 1 at the median
     assert np.median(people_43) >= np.median(people_square) - 1.5 and np.median(people_43) >= 3
     assert max(a - b for a, b in zip(people_square, people_43)) <= 3
+
+
+def test_nanodet_input_blob_is_the_models_normalisation(frames: list[TimedFrame]) -> None:
+    import cv2
+
+    from detectors.backends.onnx_nanodet import MEAN, STD
+
+    model = backend(NanoDetConfig(input_size=320, input_height=256, threads=1))
+    image = frames[0].image
+    expected = ((cv2.resize(image, (320, 256)).astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
+    blob = cv2.dnn.blobFromImageWithParams(image, model.blob)  # type: ignore[attr-defined]
+    assert blob.shape == (1, 3, 256, 320)
+    np.testing.assert_allclose(blob, expected, atol=1e-4)
+    assert len(model.detect(image).of_classes(PERSON)) >= 2  # and the non-square model still sees walkers
