@@ -108,13 +108,20 @@ def run_cameras(n: int, camera: CameraConfig, detectors: CameraDetectorsConfig, 
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     for reader in readers:
         reader.stop()
-    return report(loads, seconds, every_s, cpu / wall)
+    return report(loads, seconds, every_s, cpu, wall)
 
 
-def report(loads: list[CameraLoad], seconds: float, every_s: float, core_share: float) -> bool:
+def report(loads: list[CameraLoad], seconds: float, every_s: float, cpu_s: float, wall_s: float) -> bool:
+    """Per-camera fps and drops; also what a processed frame cost the core (readers' decoding of
+    every frame included), which says how many cameras a core of its own would carry."""
     need = HOLD_SHARE / every_s
+    processed = sum(ld.processed for ld in loads)
+    per_frame = cpu_s / processed if processed else 0.0
     print(f"\nlive: {len(loads)} cameras x {1 / every_s:g} fps on one core for {seconds:g} s; "
-          f"process used {core_share:.0%} of a core; {uptime()}")
+          f"process got {cpu_s / wall_s:.0%} of the core; {uptime()}")
+    if per_frame:
+        print(f"  process CPU per processed frame {per_frame * 1e3:.0f} ms (decoding of all frames included): "
+              f"a core of its own would carry {1 / per_frame / (1 / every_s):.2f} cameras at {1 / every_s:g} fps")
     print(f"{'camera':<8} {'fps':>6} {'processed':>9} {'dropped':>7} {'stale':>5} {'busy ms/frame':>13}")
     for ld in loads:
         per = ld.busy_s / ld.processed * 1e3 if ld.processed else 0.0
