@@ -139,12 +139,13 @@ def nms(dets: Detections, iou: float) -> Detections:
     return dets[np.asarray(keep, dtype=np.int64).reshape(-1)]
 
 
-def onnx_session(path: str, threads: int):  # noqa: ANN201 - onnxruntime type stays lazy
-    """An ONNX Runtime CPU session limited to ``threads`` (the edge box is shared)."""
+def onnx_session(model: str | bytes, threads: int):  # noqa: ANN201 - onnxruntime type stays lazy
+    """An ONNX Runtime CPU session limited to ``threads`` (the edge box is shared); ``model`` is a
+    path or a serialized model."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
