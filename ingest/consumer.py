@@ -30,6 +30,7 @@ from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.grids import GridIndex
+from ingest.stages import StageClock
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class IngestMetrics:
     outbox_published: Counter
     grid_map_reloads: Counter
     last_batch_at: Gauge
+    stages: StageClock
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
@@ -66,6 +68,7 @@ class IngestMetrics:
             grid_map_reloads=Counter("gridwatch_ingest_grid_map_reloads", "grid maps (re)loaded", registry=registry),
             last_batch_at=Gauge("gridwatch_ingest_last_batch_timestamp", "unix time of the last batch",
                                 registry=registry),
+            stages=StageClock.create(registry),
         )
 
 
@@ -134,41 +137,57 @@ class IngestWorker:
     # -- the loop -------------------------------------------------------------------------------
     def run_once(self) -> int:
         """Poll and handle one batch; publish pending incident changes. Returns messages handled."""
+        stages = self.metrics.stages
+        started = time.perf_counter()
         polled = self.consumer.poll(timeout_ms=self.settings.ingest.poll_timeout_ms,
                                     max_records=self.settings.ingest.batch_max)
         records = [r for partition_records in polled.values() for r in partition_records]
         if records:
+            stages.add("poll", time.perf_counter() - started)  # an idle wait for messages is not work
             with self.metrics.batch_seconds.time():
                 self.handle(records)
-                self.consumer.commit(self._offsets(records))
+                with stages.stage("offset_commit"):
+                    self.consumer.commit(self._offsets(records))
             self.metrics.last_batch_at.set_to_current_time()
-        self.publish_outbox()
+        with stages.stage("outbox"):
+            self.publish_outbox()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
         return len(records)
 
     def handle(self, records: list[Any]) -> None:
-        for record in records:
-            self.metrics.messages.labels(record.topic).inc()
-        batch = decode_records(records, self.topics)
-        self._send_rejected(batch)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            self._store_batch(cur, batch)
+        stages = self.metrics.stages
+        with stages.stage("decode"):
+            for record in records:
+                self.metrics.messages.labels(record.topic).inc()
+            batch = decode_records(records, self.topics)
+            self._send_rejected(batch)
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                self._store_batch(cur, batch)
+            commit_started = time.perf_counter()  # the transaction commits on leaving the block
+        stages.add("db_commit", time.perf_counter() - commit_started)
 
     def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> None:
+        stages = self.metrics.stages
         index = self.engine.grids
         observations = batch.observations
-        grids = index.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
-        new_ids = store.insert_observations(cur, zip(observations, grids))
-        fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
-        self.metrics.duplicates.inc(len(observations) - len(fresh))
-        statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
-        self.engine.sync_status(statuses)
-        result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
-        store.write_batch_result(cur, result)
-        store.write_heartbeats(cur, batch.heartbeats)
-        store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
-        store.write_dead_letters(cur, batch.dead_letters)
+        with stages.stage("grids"):
+            grids = index.assign_many(np.array([o.lat for o in observations]),
+                                      np.array([o.lon for o in observations]))
+        with stages.stage("observations"):
+            new_ids = store.insert_observations(cur, zip(observations, grids))
+            fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
+            self.metrics.duplicates.inc(len(observations) - len(fresh))
+            statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
+        with stages.stage("engine"):
+            self.engine.sync_status(statuses)
+            result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
+        with stages.stage("incidents"):
+            store.write_batch_result(cur, result)
+            store.write_heartbeats(cur, batch.heartbeats)
+            store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
+            store.write_dead_letters(cur, batch.dead_letters)
         for incident_id in result.raised:
             self.metrics.incidents_raised.labels(result.touched[incident_id].category).inc()
         for letter, *_ in batch.dead_letters:
