@@ -2,20 +2,28 @@
 
 Everything a batch changes is written in the caller's transaction: observations (COPY into a
 temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``, so a re-delivered message lands once),
-incidents and their history, the outbox rows to publish, heartbeats, dead letters, and the engine
-state. The consumer commits Kafka offsets only after that transaction commits.
+incidents and their history, the outbox rows to publish, heartbeats and dead letters. The consumer
+commits Kafka offsets only after that transaction commits.
+
+Writes are set-based: rows go to a session's temporary staging table by COPY and one statement
+moves them all (``WITH staged AS (DELETE FROM staging RETURNING ...) INSERT ...``, which leaves the
+staging table empty for its next use in the same transaction); small per-row writes go by
+``executemany``, which psycopg sends in pipeline mode. A batch costs a few round trips, not a few per
+incident.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
-from gridwatch.contracts import Alert, Heartbeat, HistoryEntry, Incident, Observation, PatrolReport, parse_observation
+from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Member, Observation, PatrolReport,
+                                 parse_observation)
 from gridwatch.deadletter import DeadLetter
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
@@ -24,44 +32,79 @@ ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id"
                  "grid_id", "grid_path", "payload")
 REPORT_COLUMNS = ("id", "reported_at", "category", "worker_id", "lat", "lon", "text", "grid_id", "grid_path", "payload")
 
+STAGING_TABLES = {
+    "_staging_alerts": "(LIKE alerts INCLUDING DEFAULTS)",
+    "_staging_reports": "(LIKE reports INCLUDING DEFAULTS)",
+    "_staging_incidents": "(LIKE incidents INCLUDING DEFAULTS, ord integer NOT NULL)",
+    "_staging_history": "(incident_id text, ord integer, at timestamptz, actor text, action text, status text, "
+                        "reason text)",
+    "_staging_outbox": "(ord integer, incident_id text, payload jsonb)",
+}
+STAGE_SQL = "; ".join(f"CREATE TEMP TABLE IF NOT EXISTS {name} {shape} ON COMMIT DELETE ROWS"
+                      for name, shape in STAGING_TABLES.items())
 
-def _alert_row(alert: Alert, grid: GridAssignment) -> tuple[Any, ...]:
+
+def stage(cur: Cursor) -> None:
+    """Make this session's staging tables where missing, in one round trip (they live as long as
+    the connection, and a rolled-back transaction takes a new one with it)."""
+    cur.execute(STAGE_SQL)
+
+
+def _copy(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def text_array(items: Sequence[str]) -> str:
+    """PostgreSQL's text form of a ``text[]``, every element quoted (cheaper than the list dumper
+    for the few distinct grid paths of a batch)."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
+
+
+class _PathLiterals(dict[tuple[str, ...], str]):
+    def __missing__(self, path: tuple[str, ...]) -> str:
+        self[path] = literal = text_array(path)
+        return literal
+
+
+def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
     return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
-            alert.lon, alert.confidence, grid.grid_id, list(grid.path), Jsonb(alert.model_dump(mode="json")))
+            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], alert.model_dump_json())
 
 
-def _report_row(report: PatrolReport, grid: GridAssignment) -> tuple[Any, ...]:
+def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
     return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
-            grid.grid_id, list(grid.path), Jsonb(report.model_dump(mode="json")))
+            grid.grid_id, paths[grid.path], report.model_dump_json())
 
 
 def _copy_insert(cur: Cursor, table: str, time_column: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> set[str]:
     """Bulk-insert ``rows`` and return the ids that were new (not already stored)."""
     if not rows:
         return set()
-    staging = f"_staging_{table}"
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    _copy(cur, f"_staging_{table}", columns, rows)
     cols = ", ".join(columns)
-    with cur.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
     cur.execute(
-        f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (id, {time_column}) {cols} FROM {staging} "
+        f"WITH staged AS (DELETE FROM _staging_{table} RETURNING {cols}) "
+        f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (id, {time_column}) {cols} FROM staged "
         f"ON CONFLICT DO NOTHING RETURNING id"
     )
-    new_ids = {r[0] for r in cur.fetchall()}
-    cur.execute(f"TRUNCATE {staging}")
-    return new_ids
+    return {r[0] for r in cur.fetchall()}
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]]) -> set[str]:
     """Store alerts and reports; return the ids stored for the first time."""
     alerts, reports = [], []
+    paths = _PathLiterals()
     for observation, grid in items:
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid))
+            alerts.append(_alert_row(observation, grid, paths))
         else:
-            reports.append(_report_row(observation, grid))
+            reports.append(_report_row(observation, grid, paths))
+    if not alerts and not reports:
+        return set()
+    stage(cur)
     return _copy_insert(cur, "alerts", "observed_at", ALERT_COLUMNS, alerts) | _copy_insert(
         cur, "reports", "reported_at", REPORT_COLUMNS, reports
     )
@@ -89,33 +132,56 @@ def expire_alerts(cur: Cursor, alert_ids: list[str]) -> None:
         cur.execute("UPDATE alerts SET expired_at = now() WHERE id = ANY(%s) AND incident_id IS NULL", (alert_ids,))
 
 
-INCIDENT_UPSERT = """
-INSERT INTO incidents (id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, last_seen,
-                       alert_ids, report_ids, members, outside_grid, updated_at)
-VALUES (%(id)s, %(category)s, %(grid_id)s, %(grid_path)s, %(status)s, %(risk)s, %(level)s, %(lat)s, %(lon)s,
-        %(first_seen)s, %(last_seen)s, %(alert_ids)s, %(report_ids)s, %(members)s, %(outside_grid)s, now())
+# The incident columns, in one place. The engine owns members, position, times and risk and
+# overwrites them on every change; status and level belong to the dispatchers (API transitions) and
+# escalation, so they are written when an incident is first stored and never overwritten.
+# A rule such as "escalation owns risk too" is a move of "risk" from the first list to the second.
+INCIDENT_OVERWRITTEN = ("category", "grid_id", "grid_path", "outside_grid", "risk", "lat", "lon", "first_seen",
+                        "last_seen", "alert_ids", "report_ids", "members")
+INCIDENT_INSERT_ONLY = ("status", "level")
+INCIDENT_COLUMNS = ("id",) + INCIDENT_INSERT_ONLY + INCIDENT_OVERWRITTEN
+
+INCIDENT_UPSERT = f"""
+WITH staged AS (DELETE FROM _staging_incidents RETURNING *)
+INSERT INTO incidents ({", ".join(INCIDENT_COLUMNS)}, updated_at)
+SELECT {", ".join(INCIDENT_COLUMNS)}, now() FROM staged ORDER BY ord
 ON CONFLICT (id) DO UPDATE SET
-    category = EXCLUDED.category, grid_id = EXCLUDED.grid_id, grid_path = EXCLUDED.grid_path,
-    outside_grid = EXCLUDED.outside_grid, merged_into = NULL,
-    risk = EXCLUDED.risk, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
-    first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
-    alert_ids = EXCLUDED.alert_ids, report_ids = EXCLUDED.report_ids, members = EXCLUDED.members,
-    updated_at = now()
-RETURNING status, level
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in INCIDENT_OVERWRITTEN)},
+    merged_into = NULL, updated_at = now()
+RETURNING id, status, level
 """
-# The engine owns members, position, times and risk; status and level belong to the dispatchers
-# (API transitions), so an update never overwrites them.
+
+HISTORY_COLUMNS = ("incident_id", "ord", "at", "actor", "action", "status", "reason")
+
+# New engine history entries (not stored yet: matched on time, actor and action), numbered after
+# each incident's last stored entry in the order the engine gave them.
+HISTORY_APPEND = """
+WITH staged AS (DELETE FROM _staging_history RETURNING *)
+INSERT INTO incident_history (incident_id, seq, at, actor, action, status, reason)
+SELECT n.incident_id, coalesce(last.seq, 0) + row_number() OVER (PARTITION BY n.incident_id ORDER BY n.ord),
+       n.at, n.actor, n.action, n.status, n.reason
+  FROM (SELECT DISTINCT ON (s.incident_id, s.at, s.actor, s.action) s.*
+          FROM staged s
+         WHERE NOT EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = s.incident_id
+                             AND h.at = s.at AND h.actor = s.actor AND h.action = s.action)
+         ORDER BY s.incident_id, s.at, s.actor, s.action, s.ord) n
+  LEFT JOIN LATERAL (SELECT max(h.seq) AS seq FROM incident_history h WHERE h.incident_id = n.incident_id) last ON true
+"""
+
+MEMBERS = TypeAdapter(list[Member])
 
 
-def _incident_params(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id, "category": incident.category, "grid_id": incident.grid_id,
-        "grid_path": incident.grid_path, "status": incident.status, "risk": incident.risk, "level": incident.level,
-        "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen, "last_seen": incident.last_seen,
-        "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
-        "members": Jsonb([m.model_dump(mode="json") for m in incident.members]),
-        "outside_grid": incident.outside_grid,
-    }
+def _members_json(incident: Incident) -> str:
+    return MEMBERS.dump_json(incident.members).decode()
+
+
+def _incident_row(ord_: int, incident: Incident) -> tuple[Any, ...]:
+    values = {"id": incident.id, "status": incident.status, "level": incident.level, "category": incident.category,
+              "grid_id": incident.grid_id, "grid_path": incident.grid_path, "outside_grid": incident.outside_grid,
+              "risk": incident.risk, "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen,
+              "last_seen": incident.last_seen, "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
+              "members": _members_json(incident)}
+    return (ord_,) + tuple(values[c] for c in INCIDENT_COLUMNS)
 
 
 def write_batch_result(cur: Cursor, result: BatchResult) -> None:
@@ -137,10 +203,11 @@ def merge_incident(cur: Cursor, old: str, new: str) -> None:
     if row is None:
         return
     at = datetime.now(timezone.utc)
-    _append_history(cur, old, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                            reason=f"merged into {new}: the same event")])
-    _append_history(cur, new, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                            reason=f"took over {old}: the same event")])
+    stage(cur)
+    _append_history(cur, [(old, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                             reason=f"merged into {new}: the same event")),
+                          (new, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                             reason=f"took over {old}: the same event"))])
     _queue(cur, old)
 
 
@@ -149,8 +216,10 @@ def reopen_incident(cur: Cursor, incident_id: str) -> None:
     cur.execute("UPDATE incidents SET status = 'open', updated_at = now() WHERE id = %s "
                 "AND status IN ('resolved', 'dismissed') RETURNING status", (incident_id,))
     if cur.fetchone() is not None:
-        _append_history(cur, incident_id, [HistoryEntry(at=datetime.now(timezone.utc), actor="engine", action="reopen",
-                                                        status="open", reason="new evidence after it was resolved")])
+        stage(cur)
+        _append_history(cur, [(incident_id, HistoryEntry(at=datetime.now(timezone.utc), actor="engine",
+                                                         action="reopen", status="open",
+                                                         reason="new evidence after it was resolved"))])
         _queue(cur, incident_id)
 
 
@@ -162,84 +231,89 @@ def _queue(cur: Cursor, incident_id: str) -> None:
     status, merged_into = cur.fetchone()  # type: ignore[misc]
     if row is not None:
         payload = {**row[0], "status": status, "merged_into": merged_into,
-                   "history": [h.model_dump(mode="json") for h in _history(cur, incident_id)]}
+                   "history": [h.model_dump(mode="json") for h in _histories(cur, [incident_id])[incident_id]]}
         cur.execute("INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)", (incident_id, Jsonb(payload)))
 
 
 def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
-    """Upsert incidents, append their new engine history, and queue them for publication."""
+    """Upsert incidents, append their new engine history, and queue them for publication: one COPY
+    and one statement for each of the three, whatever the number of incidents."""
+    incidents = list(incidents)
+    if not incidents:
+        return
+    stage(cur)
+    _copy(cur, "_staging_incidents", ("ord",) + INCIDENT_COLUMNS,
+          (_incident_row(n, incident) for n, incident in enumerate(incidents)))
+    cur.execute(INCIDENT_UPSERT)
+    owned = {incident_id: (status, level) for incident_id, status, level in cur.fetchall()}
+    _append_history(cur, [(incident.id, entry) for incident in incidents for entry in incident.history])
+    histories = _histories(cur, [incident.id for incident in incidents])
+    payloads = []
     for incident in incidents:
-        cur.execute(INCIDENT_UPSERT, _incident_params(incident))
-        status, level = cur.fetchone()  # type: ignore[misc]
-        _append_history(cur, incident.id, incident.history)
-        stored = incident.model_copy(update={"status": status, "level": level, "history": _history(cur, incident.id)})
-        cur.execute(
-            "INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)",
-            (incident.id, Jsonb(stored.model_dump(mode="json"))),
-        )
+        status, level = owned[incident.id]
+        stored = incident.model_copy(update={"status": status, "level": level, "history": histories[incident.id]})
+        payloads.append((len(payloads), incident.id, stored.model_dump_json()))
+    _copy(cur, "_staging_outbox", ("ord", "incident_id", "payload"), payloads)
+    cur.execute("WITH staged AS (DELETE FROM _staging_outbox RETURNING *) "
+                "INSERT INTO incident_outbox (incident_id, payload) SELECT incident_id, payload FROM staged ORDER BY ord")
 
 
-def _history(cur: Cursor, incident_id: str) -> list[HistoryEntry]:
-    """The whole stored history, the dispatchers' entries included, for the published incident."""
-    cur.execute("SELECT at, actor, action, status, reason FROM incident_history WHERE incident_id = %s ORDER BY seq",
-                (incident_id,))
-    return [HistoryEntry(at=at, actor=actor, action=action, status=status, reason=reason)
-            for at, actor, action, status, reason in cur.fetchall()]
+def _histories(cur: Cursor, incident_ids: list[str]) -> dict[str, list[HistoryEntry]]:
+    """The whole stored history of each incident, the dispatchers' entries included, for publication."""
+    cur.execute("SELECT incident_id, at, actor, action, status, reason FROM incident_history "
+                "WHERE incident_id = ANY(%s) ORDER BY incident_id, seq", (incident_ids,))
+    histories: dict[str, list[HistoryEntry]] = {incident_id: [] for incident_id in incident_ids}
+    for incident_id, at, actor, action, status, reason in cur.fetchall():
+        histories[incident_id].append(HistoryEntry(at=at, actor=actor, action=action, status=status, reason=reason))
+    return histories
 
 
-def _append_history(cur: Cursor, incident_id: str, history: list[HistoryEntry]) -> None:
+def _append_history(cur: Cursor, entries: list[tuple[str, HistoryEntry]]) -> None:
     """Insert the engine's history entries not stored yet (matched on time, actor and action)."""
-    for entry in history:
-        cur.execute(
-            """INSERT INTO incident_history (incident_id, seq, at, actor, action, status, reason)
-               SELECT %(id)s, coalesce(max(seq), 0) + 1, %(at)s, %(actor)s, %(action)s, %(status)s, %(reason)s
-               FROM incident_history WHERE incident_id = %(id)s
-               HAVING NOT EXISTS (SELECT 1 FROM incident_history WHERE incident_id = %(id)s
-                                  AND at = %(at)s AND actor = %(actor)s AND action = %(action)s)""",
-            {"id": incident_id, **entry.model_dump(include={"at", "actor", "action", "status", "reason"})},
-        )
+    if not entries:
+        return
+    _copy(cur, "_staging_history", HISTORY_COLUMNS,
+          ((incident_id, n, e.at, e.actor, e.action, e.status, e.reason) for n, (incident_id, e) in enumerate(entries)))
+    cur.execute(HISTORY_APPEND)
+
+
+HEARTBEAT_INSERT = """INSERT INTO device_heartbeats (device_id, seen_at, site_id, device_type, status, attributes)
+VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
+
+# Keep the latest known state of a device; an older message never overwrites a newer one.
+DEVICE_UPSERT = """INSERT INTO devices (device_id, site_id, device_type, status, last_seen, attributes)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (device_id) DO UPDATE SET site_id = EXCLUDED.site_id, device_type = EXCLUDED.device_type,
+    status = EXCLUDED.status, last_seen = EXCLUDED.last_seen, attributes = EXCLUDED.attributes
+WHERE devices.last_seen <= EXCLUDED.last_seen"""
+
+DEAD_LETTER_INSERT = """INSERT INTO dead_letters (received_at, source, topic, partition, "offset", key, reason, payload,
+                          context)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
 
 
 def write_heartbeats(cur: Cursor, heartbeats: list[Heartbeat]) -> None:
-    for hb in heartbeats:
-        attributes = Jsonb(hb.attributes)
-        cur.execute(
-            "INSERT INTO device_heartbeats (device_id, seen_at, site_id, device_type, status, attributes) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status, attributes),
-        )
-        upsert_device(cur, hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at, hb.attributes)
-
-
-def upsert_device(cur: Cursor, device_id: str, site_id: str, device_type: str, status: str, at: Any,
-                  attributes: dict[str, Any]) -> None:
-    """Keep the latest known state of a device; an older message never overwrites a newer one."""
-    cur.execute(
-        """INSERT INTO devices (device_id, site_id, device_type, status, last_seen, attributes)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (device_id) DO UPDATE SET site_id = EXCLUDED.site_id, device_type = EXCLUDED.device_type,
-               status = EXCLUDED.status, last_seen = EXCLUDED.last_seen, attributes = EXCLUDED.attributes
-           WHERE devices.last_seen <= EXCLUDED.last_seen""",
-        (device_id, site_id, device_type, status, at, Jsonb(attributes)),
-    )
+    if not heartbeats:
+        return
+    rows = [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status, Jsonb(hb.attributes)) for hb in heartbeats]
+    cur.executemany(HEARTBEAT_INSERT, rows)
+    cur.executemany(DEVICE_UPSERT, rows)
 
 
 def mark_offline_devices(cur: Cursor, alerts: list[Alert]) -> None:
-    for alert in alerts:
-        if alert.type == "device_offline":
-            upsert_device(cur, alert.device_id, alert.site_id, str(alert.attributes.get("device_type", "unknown")),
-                          "offline", alert.observed_at, {"last_alert": alert.id})
+    rows = [(alert.device_id, alert.site_id, str(alert.attributes.get("device_type", "unknown")), "offline",
+             alert.observed_at, Jsonb({"last_alert": alert.id})) for alert in alerts if alert.type == "device_offline"]
+    if rows:
+        cur.executemany(DEVICE_UPSERT, rows)
 
 
 def write_dead_letters(cur: Cursor, letters: list[tuple[DeadLetter, str, int, int]]) -> None:
     """Store dead letters with the deadletter topic's own coordinates, so a re-delivery lands once."""
-    for letter, topic, partition, offset in letters:
-        cur.execute(
-            """INSERT INTO dead_letters (received_at, source, topic, partition, "offset", key, reason, payload, context)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-            (letter.received_at, letter.source, topic, partition, offset, letter.key, letter.reason,
-             letter.payload, Jsonb({**letter.context, "original_topic": letter.topic})),
-        )
+    if letters:
+        cur.executemany(DEAD_LETTER_INSERT, [
+            (letter.received_at, letter.source, topic, partition, offset, letter.key, letter.reason, letter.payload,
+             Jsonb({**letter.context, "original_topic": letter.topic}))
+            for letter, topic, partition, offset in letters])
 
 
 RECENT_SQL = """
@@ -263,10 +337,8 @@ def recent_observations(cur: Cursor, horizon: timedelta) -> list[Observation]:
 
 def incident_statuses(cur: Cursor, since: datetime | None) -> tuple[dict[str, str], datetime]:
     """Statuses of incidents changed since ``since`` (all when None), and the time to ask from next."""
-    cur.execute("SELECT now()")
-    now = cur.fetchone()[0]  # type: ignore[index]
-    if since is None:
-        cur.execute("SELECT id, status FROM incidents WHERE merged_into IS NULL")
-    else:
-        cur.execute("SELECT id, status FROM incidents WHERE updated_at >= %s AND merged_into IS NULL", (since,))
-    return dict(cur.fetchall()), now
+    cur.execute("SELECT now(), i.id, i.status FROM (SELECT now()) AS t "
+                "LEFT JOIN incidents i ON i.merged_into IS NULL AND i.updated_at >= coalesce(%s::timestamptz, '-infinity')",
+                (since,))
+    rows = cur.fetchall()
+    return {incident_id: status for _, incident_id, status in rows if incident_id is not None}, rows[0][0]
