@@ -38,6 +38,7 @@ class GridIndex:
         self._ranks = np.array([LEVEL_RANK[p.level] for p in (grid_map.by_id()[i] for i in self._ids)])
         self._tree = STRtree(list(geometries.values()))
         self._paths = {grid_id: tuple(grid_map.parent_chain(grid_id)) for grid_id in self._ids}
+        self._assignments = [GridAssignment(grid_id, self._paths[grid_id]) for grid_id in self._ids]
         self.version = map_version(grid_map)
 
     def __len__(self) -> int:
@@ -57,12 +58,12 @@ class GridIndex:
         points = shapely.points(lons, lats)
         point_idx, geom_idx = self._tree.query(points, predicate="intersects")
         result = [OUTSIDE] * len(points)
-        best: dict[int, int] = {}
-        for p, g in zip(point_idx.tolist(), geom_idx.tolist()):
-            current = best.get(p)
-            if current is None or (self._ranks[g], -g) > (self._ranks[current], -current):
-                best[p] = g
-        for p, g in best.items():
-            grid_id = self._ids[g]
-            result[p] = GridAssignment(grid_id, self._paths[grid_id])
+        # The same choice as ``assign``, for all points at once: sort each point's hits finest level
+        # first, then map order, and keep the first hit of each point.
+        order = np.lexsort((geom_idx, -self._ranks[geom_idx], point_idx))
+        points_sorted, geoms_sorted = point_idx[order], geom_idx[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = points_sorted[1:] != points_sorted[:-1]
+        for p, g in zip(points_sorted[first].tolist(), geoms_sorted[first].tolist()):
+            result[p] = self._assignments[g]
         return result
