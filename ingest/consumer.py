@@ -9,7 +9,6 @@ stored are skipped, so nothing is lost and nothing counts twice. Incident change
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.grids import GridIndex
+from ingest.linkmirror import LinkMirror, Links
 from ingest.stages import StageClock
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class IngestWorker:
         self.engine_config = engine_config
         self.metrics = metrics
         self.grid_version: str | None = None
+        self.links = LinkMirror()
         self._statuses_at: datetime | None = None
         self.engine = self._restore_engine()
         self._next_grid_check = 0.0
@@ -126,6 +127,7 @@ class IngestWorker:
     def recover(self) -> None:
         """After a failed batch: reload the engine from the database and rewind to committed offsets."""
         self.conn.rollback()
+        self.links.forget()
         self.engine = self._restore_engine()
         for tp in self.consumer.assignment():
             committed = self.consumer.committed(tp)
@@ -164,11 +166,14 @@ class IngestWorker:
             self._send_rejected(batch)
         with self.conn.transaction():
             with self.conn.cursor() as cur:
-                self._store_batch(cur, batch)
+                links = self._store_batch(cur, batch)
             commit_started = time.perf_counter()  # the transaction commits on leaving the block
         stages.add("db_commit", time.perf_counter() - commit_started)
+        self.links.remember(links)
 
-    def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> None:
+    def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> Links:
+        """Write the batch's effects in ``cur``'s transaction; return the member links written,
+        for the link mirror to take once the transaction has committed."""
         stages = self.metrics.stages
         index = self.engine.grids
         observations = batch.observations
@@ -176,15 +181,20 @@ class IngestWorker:
             grids = index.assign_many(np.array([o.lat for o in observations]),
                                       np.array([o.lon for o in observations]))
         with stages.stage("observations"):
-            new_ids = store.insert_observations(cur, zip(observations, grids))
+            new_ids = store.stage_observations(cur, zip(observations, grids))
             fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
             self.metrics.duplicates.inc(len(observations) - len(fresh))
             statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
         with stages.stage("engine"):
             self.engine.sync_status(statuses)
             result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
+        links = self.links.changed(store.live_incidents(result))
+        if observations:
+            with stages.stage("observations"):
+                store.insert_staged(cur, links)  # new observations land with their incident
         with stages.stage("incidents"):
-            store.write_batch_result(cur, result)
+            earlier = {table: [p for p in pairs if p[0] not in new_ids] for table, pairs in links.items()}
+            store.write_batch_result(cur, result, earlier)
             store.write_heartbeats(cur, batch.heartbeats)
             store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
             store.write_dead_letters(cur, batch.dead_letters)
@@ -192,6 +202,7 @@ class IngestWorker:
             self.metrics.incidents_raised.labels(result.touched[incident_id].category).inc()
         for letter, *_ in batch.dead_letters:
             self.metrics.dead_letters.labels(letter.source).inc()
+        return links
 
     def _send_rejected(self, batch: DecodedBatch) -> None:
         for letter in batch.rejected:
@@ -216,14 +227,15 @@ class IngestWorker:
     def publish_outbox(self) -> int:
         """Send pending incident changes (from the engine and from the API) to gridwatch.incidents."""
         with self.conn.transaction(), self.conn.cursor() as cur:
+            # The payload as PostgreSQL prints it is the JSON to send: no parse and dump in between.
             cur.execute(
-                "SELECT seq, incident_id, payload FROM incident_outbox WHERE published_at IS NULL "
+                "SELECT seq, incident_id, payload::text FROM incident_outbox WHERE published_at IS NULL "
                 "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED", (OUTBOX_BATCH,))
             rows = cur.fetchall()
             if not rows:
                 return 0
             futures = [
-                self.producer.send(self.topics.incidents, key=incident_id.encode(), value=json.dumps(payload).encode())
+                self.producer.send(self.topics.incidents, key=incident_id.encode(), value=payload.encode())
                 for _, incident_id, payload in rows
             ]
             wait_delivered(self.producer, futures)

@@ -27,6 +27,7 @@ from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Membe
 from gridwatch.deadletter import DeadLetter
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
+from ingest.linkmirror import LinkMirror, Links
 
 ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id", "lat", "lon", "confidence",
                  "grid_id", "grid_path", "payload")
@@ -79,22 +80,21 @@ def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals
             grid.grid_id, paths[grid.path], report.model_dump_json())
 
 
-def _copy_insert(cur: Cursor, table: str, time_column: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> set[str]:
-    """Bulk-insert ``rows`` and return the ids that were new (not already stored)."""
+def _stage_rows(cur: Cursor, table: str, time_column: str, columns: Sequence[str],
+                rows: list[tuple[Any, ...]]) -> set[str]:
+    """COPY ``rows`` into the staging table of ``table``; return the ids not stored yet."""
     if not rows:
         return set()
     _copy(cur, f"_staging_{table}", columns, rows)
-    cols = ", ".join(columns)
-    cur.execute(
-        f"WITH staged AS (DELETE FROM _staging_{table} RETURNING {cols}) "
-        f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (id, {time_column}) {cols} FROM staged "
-        f"ON CONFLICT DO NOTHING RETURNING id"
-    )
+    cur.execute(f"SELECT s.id FROM _staging_{table} s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE t.id = s.id AND t.{time_column} = s.{time_column})")
     return {r[0] for r in cur.fetchall()}
 
 
-def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]]) -> set[str]:
-    """Store alerts and reports; return the ids stored for the first time."""
+def stage_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]]) -> set[str]:
+    """Stage alerts and reports for ``insert_staged`` (same transaction); return the ids not stored
+    yet, the engine's input. Staging first lets each new row be stored with its incident at once,
+    instead of inserted and then updated (which writes every index of the row twice)."""
     alerts, reports = [], []
     paths = _PathLiterals()
     for observation, grid in items:
@@ -105,24 +105,41 @@ def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssi
     if not alerts and not reports:
         return set()
     stage(cur)
-    return _copy_insert(cur, "alerts", "observed_at", ALERT_COLUMNS, alerts) | _copy_insert(
-        cur, "reports", "reported_at", REPORT_COLUMNS, reports
-    )
+    return (_stage_rows(cur, "alerts", "observed_at", ALERT_COLUMNS, alerts)
+            | _stage_rows(cur, "reports", "reported_at", REPORT_COLUMNS, reports))
 
 
-def link_members(cur: Cursor, incidents: Iterable[Incident]) -> None:
-    """Point every member of each incident at it (earlier members may have waited as candidates)."""
-    pairs = {"alerts": [], "reports": []}  # type: dict[str, list[tuple[str, str]]]
-    for incident in incidents:
-        pairs["alerts"].extend((a, incident.id) for a in incident.alert_ids)
-        pairs["reports"].extend((r, incident.id) for r in incident.report_ids)
-    for table, links in pairs.items():
-        if links:
-            ids, incident_ids = zip(*links)
+def insert_staged(cur: Cursor, links: Links) -> None:
+    """Store the staged observations not stored yet, each pointing at its incident in ``links``
+    (a re-delivered one lands once: ``ON CONFLICT DO NOTHING``); empties the staging tables."""
+    for table, time_column, columns in (("alerts", "observed_at", ALERT_COLUMNS),
+                                        ("reports", "reported_at", REPORT_COLUMNS)):
+        pairs = links.get(table, [])
+        cols = ", ".join(columns)
+        staged_cols = ", ".join(f"s.{c}" for c in columns)
+        cur.execute(
+            f"WITH staged AS (DELETE FROM _staging_{table} RETURNING {cols}) "
+            f"INSERT INTO {table} ({cols}, incident_id) "
+            f"SELECT DISTINCT ON (s.id, s.{time_column}) {staged_cols}, l.incident_id FROM staged s "
+            f"LEFT JOIN unnest(%s::text[], %s::text[]) AS l(id, incident_id) ON l.id = s.id "
+            f"ON CONFLICT DO NOTHING",
+            ([p[0] for p in pairs], [p[1] for p in pairs]),
+        )
+
+
+def member_links(incidents: Iterable[Incident]) -> Links:
+    """Every (observation, incident) link of ``incidents``, one incident per observation."""
+    return LinkMirror().changed(incidents)
+
+
+def link_members(cur: Cursor, links: Links) -> None:
+    """Point stored observations at their incidents (earlier members may have waited as candidates)."""
+    for table, pairs in links.items():
+        if pairs:
             cur.execute(
                 f"UPDATE {table} t SET incident_id = l.incident_id FROM unnest(%s::text[], %s::text[]) "
                 f"AS l(id, incident_id) WHERE t.id = l.id AND t.incident_id IS DISTINCT FROM l.incident_id",
-                (list(ids), list(incident_ids)),
+                ([p[0] for p in pairs], [p[1] for p in pairs]),
             )
 
 
@@ -184,15 +201,21 @@ def _incident_row(ord_: int, incident: Incident) -> tuple[Any, ...]:
     return (ord_,) + tuple(values[c] for c in INCIDENT_COLUMNS)
 
 
-def write_batch_result(cur: Cursor, result: BatchResult) -> None:
-    """Everything the engine decided in one batch: incidents, merges, reopenings, expiries."""
+def write_batch_result(cur: Cursor, result: BatchResult, links: Links | None = None) -> None:
+    """Everything the engine decided in one batch: incidents, merges, reopenings, expiries.
+    ``links``: the member links of stored observations to write (all of them when None)."""
     write_incidents(cur, result.touched.values())
-    link_members(cur, result.touched.values())
+    link_members(cur, member_links(live_incidents(result)) if links is None else links)
     for old, new in result.merged.items():
         merge_incident(cur, old, new)
     for incident_id in result.reopened:
         reopen_incident(cur, incident_id)
     expire_alerts(cur, result.expired)
+
+
+def live_incidents(result: BatchResult) -> list[Incident]:
+    """The touched incidents not merged away in the batch: their members are the ones to link."""
+    return [incident for incident_id, incident in result.touched.items() if incident_id not in result.merged]
 
 
 def merge_incident(cur: Cursor, old: str, new: str) -> None:
@@ -295,9 +318,10 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
 def write_heartbeats(cur: Cursor, heartbeats: list[Heartbeat]) -> None:
     if not heartbeats:
         return
-    rows = [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status, Jsonb(hb.attributes)) for hb in heartbeats]
-    cur.executemany(HEARTBEAT_INSERT, rows)
-    cur.executemany(DEVICE_UPSERT, rows)
+    cur.executemany(HEARTBEAT_INSERT, [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status,
+                                        Jsonb(hb.attributes)) for hb in heartbeats])
+    cur.executemany(DEVICE_UPSERT, [(hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at,
+                                     Jsonb(hb.attributes)) for hb in heartbeats])
 
 
 def mark_offline_devices(cur: Cursor, alerts: list[Alert]) -> None:

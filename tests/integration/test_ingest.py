@@ -6,11 +6,12 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from gridwatch.contracts import Alert, Incident
+from gridwatch.contracts import Alert, Heartbeat, Incident
 from gridwatch.gridmap import load_grid_map, map_version, parse_grid_map
 from gridwatch.settings import Settings
 from ingest.engine import IncidentEngine
@@ -19,7 +20,7 @@ from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
 from ..unit.conftest import SAMPLE_GRIDS
-from ..unit.factories import alert_factory, report_factory
+from ..unit.factories import T0, alert_factory, report_factory
 from .helpers import produce, query, settings_env, wait_for_records, wait_until
 from .pipeline import running_ingest
 
@@ -143,3 +144,16 @@ def test_grid_map_reload_takes_effect_without_restart(settings: Settings, tmp_pa
         wait_until(lambda: worker.grid_version == map_version(new_map), what="reload")
         produce(settings, topics.alerts, [("cam-1", alert_factory("alarm", minutes=60).to_json())])
         wait_until(lambda: ("NEW",) in query(url, "SELECT grid_id FROM alerts"), what="alert in the new map")
+
+
+def test_heartbeats_are_stored_and_the_device_keeps_its_latest_state(settings: Settings) -> None:
+    topics = settings.kafka.topics
+    newer = Heartbeat(device_id="cam-9", site_id="site-1", device_type="camera", seen_at=T0 + timedelta(minutes=5),
+                      status="offline", attributes={"fps": 0})
+    older = Heartbeat(device_id="cam-9", site_id="site-1", device_type="camera", seen_at=T0, attributes={"fps": 25})
+    produce(settings, topics.heartbeats, [("cam-9", newer.to_json()), ("cam-9", older.to_json())])
+    with running_ingest(settings, SAMPLE_GRIDS):
+        url = settings.database.url
+        wait_until(lambda: query(url, "SELECT count(*) FROM device_heartbeats")[0][0] == 2, what="both heartbeats")
+        assert query(url, "SELECT device_id, device_type, status, last_seen, attributes FROM devices") == [
+            ("cam-9", "camera", "offline", newer.seen_at, {"fps": 0})]
