@@ -5,7 +5,11 @@ produces a simulated district's alerts to a fresh topic, and times the real inge
 every alert is stored with its incident. The baseline, measured in the same run on a fresh database
 and topic, is the same worker handling one message per transaction (row by row).
 
-    .venv/bin/python -m bench.ingest_throughput --alerts 50000
+    .venv/bin/python -m bench.ingest_throughput --alerts 30000 --baseline-alerts 1000
+
+Besides the rate it prints the seconds of each stage of a batch (ingest/stages.py) and the rate the
+same run would give with a faster incident engine, all stages but the engine kept as measured. The
+machine's load average is printed beside the figures: on a shared machine they move with it.
 
 Target (issue 3): >= 5,000 alerts per second sustained on this machine.
 """
