@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from collections import defaultdict
+from collections import Counter as Tally, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,8 +160,8 @@ class IngestWorker:
     def handle(self, records: list[Any]) -> None:
         stages = self.metrics.stages
         with stages.stage("decode"):
-            for record in records:
-                self.metrics.messages.labels(record.topic).inc()
+            for topic, count in Tally(r.topic for r in records).items():
+                self.metrics.messages.labels(topic).inc(count)
             batch = decode_records(records, self.topics)
             self._send_rejected(batch)
         with self.conn.transaction():

@@ -111,16 +111,16 @@ def stage_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssig
 
 def insert_staged(cur: Cursor, links: Links) -> None:
     """Store the staged observations not stored yet, each pointing at its incident in ``links``
-    (a re-delivered one lands once: ``ON CONFLICT DO NOTHING``); empties the staging tables."""
-    for table, time_column, columns in (("alerts", "observed_at", ALERT_COLUMNS),
-                                        ("reports", "reported_at", REPORT_COLUMNS)):
+    (a re-delivered one lands once: ``ON CONFLICT DO NOTHING`` skips a row stored before or earlier
+    in the same statement, and ``links`` has one incident per observation); empties the staging tables."""
+    for table, columns in (("alerts", ALERT_COLUMNS), ("reports", REPORT_COLUMNS)):
         pairs = links.get(table, [])
         cols = ", ".join(columns)
         staged_cols = ", ".join(f"s.{c}" for c in columns)
         cur.execute(
             f"WITH staged AS (DELETE FROM _staging_{table} RETURNING {cols}) "
             f"INSERT INTO {table} ({cols}, incident_id) "
-            f"SELECT DISTINCT ON (s.id, s.{time_column}) {staged_cols}, l.incident_id FROM staged s "
+            f"SELECT {staged_cols}, l.incident_id FROM staged s "
             f"LEFT JOIN unnest(%s::text[], %s::text[]) AS l(id, incident_id) ON l.id = s.id "
             f"ON CONFLICT DO NOTHING",
             ([p[0] for p in pairs], [p[1] for p in pairs]),
