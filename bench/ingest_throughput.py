@@ -76,6 +76,16 @@ class Measured:
     rate: float  # alerts per second, sustained
     alerts: int
     stage_seconds: dict[str, float]  # summed over the whole run, the first batch included
+    stage_cpu_seconds: dict[str, float]  # the worker thread's CPU time in each stage
+    ingest_cpu_s: float  # CPU of this process (worker, Kafka client threads) while sustained
+    postgres_cpu_s: float  # CPU of the worker's PostgreSQL backend while sustained
+    sustained_alerts: int
+
+
+def backend_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a local process (a PostgreSQL backend) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def time_ingest(settings: Settings, alerts: list[Alert], grid_map: dict) -> Measured:
@@ -95,23 +105,36 @@ def time_ingest(settings: Settings, alerts: list[Alert], grid_map: dict) -> Meas
         while (first := stored()) == 0:
             time.sleep(0.01)
         start = time.perf_counter()
+        backend = worker.conn.info.backend_pid
+        cpu_start, pg_start = time.process_time(), backend_cpu_s(backend)
         while stored() < expected:
             time.sleep(0.05)
         rate = (expected - first) / (time.perf_counter() - start)
+        ingest_cpu, postgres_cpu = time.process_time() - cpu_start, backend_cpu_s(backend) - pg_start
     stop.set()
     thread.join(timeout=30)
     worker.consumer.close()
     worker.producer.close(timeout=5)
     worker.conn.close()
-    return Measured(rate, expected, dict(worker.metrics.stages.seconds))
+    stages = worker.metrics.stages
+    return Measured(rate, expected, dict(stages.seconds), dict(stages.cpu_seconds), ingest_cpu, postgres_cpu,
+                    expected - first)
 
 
 def print_stages(measured: Measured) -> None:
     """Share of each stage, and the rate the same run would give with a faster engine."""
     total = sum(measured.stage_seconds.values())
-    print(f"  time per stage over {measured.alerts:,} alerts ({total:.1f} s of stages in all):")
+    print(f"  time per stage over {measured.alerts:,} alerts ({total:.1f} s of stages in all; wall, then the "
+          f"worker thread's CPU):")
     for name, seconds in measured.stage_seconds.items():
-        print(f"    {name:14s} {seconds:7.2f} s  {seconds / total:6.1%}  {seconds / measured.alerts * 1e6:7.1f} us/alert")
+        cpu = measured.stage_cpu_seconds[name]
+        print(f"    {name:14s} {seconds:7.2f} s  {seconds / total:6.1%}  {seconds / measured.alerts * 1e6:7.1f} us/alert"
+              f"   cpu {cpu / measured.alerts * 1e6:7.1f} us/alert")
+    ingest_us = measured.ingest_cpu_s / measured.sustained_alerts * 1e6
+    postgres_us = measured.postgres_cpu_s / measured.sustained_alerts * 1e6
+    print(f"    CPU per alert while sustained: ingest process {ingest_us:.0f} us, its PostgreSQL backend "
+          f"{postgres_us:.0f} us; with both CPUs free and the loop serial: ~{1e6 / (ingest_us + postgres_us):,.0f}"
+          f" alerts/s")
     engine = measured.stage_seconds["engine"]
     for speedup in (2, 4, float("inf")):
         rest = total - engine + (engine / speedup)

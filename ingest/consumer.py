@@ -140,12 +140,12 @@ class IngestWorker:
     def run_once(self) -> int:
         """Poll and handle one batch; publish pending incident changes. Returns messages handled."""
         stages = self.metrics.stages
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         polled = self.consumer.poll(timeout_ms=self.settings.ingest.poll_timeout_ms,
                                     max_records=self.settings.ingest.batch_max)
         records = [r for partition_records in polled.values() for r in partition_records]
-        if records:
-            stages.add("poll", time.perf_counter() - started)  # an idle wait for messages is not work
+        if records:  # an idle wait for messages is not work
+            stages.add("poll", time.perf_counter() - started, time.thread_time() - cpu_started)
             with self.metrics.batch_seconds.time():
                 self.handle(records)
                 with stages.stage("offset_commit"):
@@ -167,8 +167,8 @@ class IngestWorker:
         with self.conn.transaction():
             with self.conn.cursor() as cur:
                 links = self._store_batch(cur, batch)
-            commit_started = time.perf_counter()  # the transaction commits on leaving the block
-        stages.add("db_commit", time.perf_counter() - commit_started)
+            commit_started, cpu_started = time.perf_counter(), time.thread_time()  # commits on leaving the block
+        stages.add("db_commit", time.perf_counter() - commit_started, time.thread_time() - cpu_started)
         self.links.remember(links)
 
     def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> Links:

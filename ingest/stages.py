@@ -24,6 +24,9 @@ class StageClock:
 
     histogram: Histogram | None = None
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    # CPU time of the worker's thread in each stage: unlike wall time it hardly moves with the
+    # machine's load, and wall minus CPU is time spent waiting (on PostgreSQL, Kafka or the CPU).
+    cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "StageClock":
@@ -36,20 +39,23 @@ class StageClock:
         """Time the block as stage ``name``."""
         if name not in self.seconds:
             raise ValueError(f"unknown ingest stage {name!r}; known: {', '.join(STAGES)}")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - start)
+            self.add(name, time.perf_counter() - start, time.thread_time() - cpu_start)
 
-    def add(self, name: str, elapsed: float) -> None:
-        """Count ``elapsed`` seconds to a stage (for a stage timed by the caller)."""
+    def add(self, name: str, elapsed: float, cpu: float = 0.0) -> None:
+        """Count ``elapsed`` wall seconds and ``cpu`` thread CPU seconds to a stage (for a stage
+        timed by the caller)."""
         self.seconds[name] += elapsed
+        self.cpu_seconds[name] += cpu
         if self.histogram is not None:
             self.histogram.labels(name).observe(elapsed)
 
     def reset(self) -> None:
         self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.cpu_seconds = dict.fromkeys(STAGES, 0.0)
 
     def shares(self) -> dict[str, float]:
         """Each stage's share of the time of all stages (0 to 1); all zero before any batch."""
