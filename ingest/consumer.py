@@ -181,7 +181,7 @@ class IngestWorker:
             grids = index.assign_many(np.array([o.lat for o in observations]),
                                       np.array([o.lon for o in observations]))
         with stages.stage("observations"):
-            new_ids = store.stage_observations(cur, zip(observations, grids))
+            new_ids = store.unstored_ids(cur, observations)
             fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
             self.metrics.duplicates.inc(len(observations) - len(fresh))
             statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
@@ -189,9 +189,8 @@ class IngestWorker:
             self.engine.sync_status(statuses)
             result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
         links = self.links.changed(store.live_incidents(result))
-        if observations:
-            with stages.stage("observations"):
-                store.insert_staged(cur, links)  # new observations land with their incident
+        with stages.stage("observations"):
+            store.insert_observations(cur, fresh, links)  # new observations land with their incident
         with stages.stage("incidents"):
             earlier = {table: [p for p in pairs if p[0] not in new_ids] for table, pairs in links.items()}
             store.write_batch_result(cur, result, earlier)

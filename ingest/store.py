@@ -1,15 +1,16 @@
 """Idempotent writes of one ingest batch to PostgreSQL/TimescaleDB (psycopg 3).
 
-Everything a batch changes is written in the caller's transaction: observations (COPY into a
-temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``, so a re-delivered message lands once),
-incidents and their history, the outbox rows to publish, heartbeats and dead letters. The consumer
-commits Kafka offsets only after that transaction commits.
+Everything a batch changes is written in the caller's transaction: observations (the ids not
+stored yet are looked up first and only those are written, by COPY, after the engine has said
+which incident each joins, so a re-delivered message lands once), incidents and their history, the
+outbox rows to publish, heartbeats and dead letters. The consumer commits Kafka offsets only after
+that transaction commits.
 
-Writes are set-based: rows go to a session's temporary staging table by COPY and one statement
-moves them all (``WITH staged AS (DELETE FROM staging RETURNING ...) INSERT ...``, which leaves the
-staging table empty for its next use in the same transaction); small per-row writes go by
-``executemany``, which psycopg sends in pipeline mode. A batch costs a few round trips, not a few per
-incident.
+Writes are set-based: incident rows go to a session's temporary staging table by COPY and one
+statement moves them all (``WITH staged AS (DELETE FROM staging RETURNING ...) INSERT ...``, which
+leaves the staging table empty for its next use in the same transaction); small per-row writes go
+by ``executemany``, which psycopg sends in pipeline mode. A batch costs a few round trips, not a
+few per incident.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
 from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Member, Observation, PatrolReport,
-                                 parse_observation)
+                                 event_time, parse_observation)
 from gridwatch.deadletter import DeadLetter
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
@@ -34,8 +35,6 @@ ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id"
 REPORT_COLUMNS = ("id", "reported_at", "category", "worker_id", "lat", "lon", "text", "grid_id", "grid_path", "payload")
 
 STAGING_TABLES = {
-    "_staging_alerts": "(LIKE alerts INCLUDING DEFAULTS)",
-    "_staging_reports": "(LIKE reports INCLUDING DEFAULTS)",
     "_staging_incidents": "(LIKE incidents INCLUDING DEFAULTS, ord integer NOT NULL)",
     "_staging_history": "(incident_id text, ord integer, at timestamptz, actor text, action text, status text, "
                         "reason text)",
@@ -80,51 +79,42 @@ def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals
             grid.grid_id, paths[grid.path], report.model_dump_json())
 
 
-def _stage_rows(cur: Cursor, table: str, time_column: str, columns: Sequence[str],
-                rows: list[tuple[Any, ...]]) -> set[str]:
-    """COPY ``rows`` into the staging table of ``table``; return the ids not stored yet."""
-    if not rows:
-        return set()
-    _copy(cur, f"_staging_{table}", columns, rows)
-    cur.execute(f"SELECT s.id FROM _staging_{table} s WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {table} t WHERE t.id = s.id AND t.{time_column} = s.{time_column})")
-    return {r[0] for r in cur.fetchall()}
+def unstored_ids(cur: Cursor, observations: Sequence[Observation]) -> set[str]:
+    """The ids of ``observations`` not stored yet (matched on id and time, the tables' key): the
+    engine's input. One index probe per observation, nothing written."""
+    new: set[str] = set()
+    for table, time_column, kind in (("alerts", "observed_at", Alert), ("reports", "reported_at", PatrolReport)):
+        batch = [o for o in observations if isinstance(o, kind)]
+        if batch:
+            cur.execute(f"SELECT s.id FROM unnest(%s::text[], %s::timestamptz[]) AS s(id, at) WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {table} t WHERE t.id = s.id AND t.{time_column} = s.at)",
+                        ([o.id for o in batch], [event_time(o) for o in batch]))
+            new.update(r[0] for r in cur.fetchall())
+    return new
 
 
-def stage_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]]) -> set[str]:
-    """Stage alerts and reports for ``insert_staged`` (same transaction); return the ids not stored
-    yet, the engine's input. Staging first lets each new row be stored with its incident at once,
-    instead of inserted and then updated (which writes every index of the row twice)."""
-    alerts, reports = [], []
+def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]], links: Links) -> None:
+    """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
+    ``links``: one write per row, after the engine, rather than an insert and then an update (which
+    writes every index of the row twice). Pass only observations ``unstored_ids`` found new in the
+    same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
+    incident_of = {table: dict(pairs) for table, pairs in links.items()}
+    alerts: list[tuple[Any, ...]] = []
+    reports: list[tuple[Any, ...]] = []
+    written: set[tuple[str, str, datetime]] = set()
     paths = _PathLiterals()
     for observation, grid in items:
+        key = (observation.kind, observation.id, event_time(observation))
+        if key in written:
+            continue
+        written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid, paths))
+            alerts.append(_alert_row(observation, grid, paths) + (incident_of["alerts"].get(observation.id),))
         else:
-            reports.append(_report_row(observation, grid, paths))
-    if not alerts and not reports:
-        return set()
-    stage(cur)
-    return (_stage_rows(cur, "alerts", "observed_at", ALERT_COLUMNS, alerts)
-            | _stage_rows(cur, "reports", "reported_at", REPORT_COLUMNS, reports))
-
-
-def insert_staged(cur: Cursor, links: Links) -> None:
-    """Store the staged observations not stored yet, each pointing at its incident in ``links``
-    (a re-delivered one lands once: ``ON CONFLICT DO NOTHING`` skips a row stored before or earlier
-    in the same statement, and ``links`` has one incident per observation); empties the staging tables."""
-    for table, columns in (("alerts", ALERT_COLUMNS), ("reports", REPORT_COLUMNS)):
-        pairs = links.get(table, [])
-        cols = ", ".join(columns)
-        staged_cols = ", ".join(f"s.{c}" for c in columns)
-        cur.execute(
-            f"WITH staged AS (DELETE FROM _staging_{table} RETURNING {cols}) "
-            f"INSERT INTO {table} ({cols}, incident_id) "
-            f"SELECT {staged_cols}, l.incident_id FROM staged s "
-            f"LEFT JOIN unnest(%s::text[], %s::text[]) AS l(id, incident_id) ON l.id = s.id "
-            f"ON CONFLICT DO NOTHING",
-            ([p[0] for p in pairs], [p[1] for p in pairs]),
-        )
+            reports.append(_report_row(observation, grid, paths) + (incident_of["reports"].get(observation.id),))
+    for table, columns, rows in (("alerts", ALERT_COLUMNS, alerts), ("reports", REPORT_COLUMNS, reports)):
+        if rows:
+            _copy(cur, table, columns + ("incident_id",), rows)
 
 
 def member_links(incidents: Iterable[Incident]) -> Links:
