@@ -154,6 +154,7 @@ def test_heartbeats_are_stored_and_the_device_keeps_its_latest_state(settings: S
     produce(settings, topics.heartbeats, [("cam-9", newer.to_json()), ("cam-9", older.to_json())])
     with running_ingest(settings, SAMPLE_GRIDS):
         url = settings.database.url
-        wait_until(lambda: query(url, "SELECT count(*) FROM device_heartbeats")[0][0] == 2, what="both heartbeats")
+        wait_until(lambda: query(url, "SELECT count(*) FROM device_heartbeats")[0][0] == 2, timeout_s=60,
+                   what="both heartbeats")
         assert query(url, "SELECT device_id, device_type, status, last_seen, attributes FROM devices") == [
             ("cam-9", "camera", "offline", newer.seen_at, {"fps": 0})]
