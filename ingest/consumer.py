@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from collections import Counter as Tally, defaultdict
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ class IngestMetrics:
         )
 
 
+@dataclass
+class Polled:
+    """One poll's records and what decoding made of them."""
+
+    records: list[Any]
+    batch: DecodedBatch
+
+
 def wait_delivered(producer: KafkaProducer, futures: list[Any], timeout_s: float = 30.0) -> None:
     """Block until every send is acknowledged (acks=all); raise if any failed."""
     if not futures:
@@ -95,6 +104,8 @@ class IngestWorker:
         self.metrics = metrics
         self.grid_version: str | None = None
         self.links = LinkMirror()
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-poll")
+        self._ahead: Polled | None = None
         self._statuses_at: datetime | None = None
         self.engine = self._restore_engine()
         self._next_grid_check = 0.0
@@ -128,6 +139,7 @@ class IngestWorker:
         """After a failed batch: reload the engine from the database and rewind to committed offsets."""
         self.conn.rollback()
         self.links.forget()
+        self._ahead = None
         self.engine = self._restore_engine()
         for tp in self.consumer.assignment():
             committed = self.consumer.committed(tp)
@@ -138,31 +150,62 @@ class IngestWorker:
 
     # -- the loop -------------------------------------------------------------------------------
     def run_once(self) -> int:
-        """Poll and handle one batch; publish pending incident changes. Returns messages handled."""
-        stages = self.metrics.stages
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        polled = self.consumer.poll(timeout_ms=self.settings.ingest.poll_timeout_ms,
-                                    max_records=self.settings.ingest.batch_max)
-        records = [r for partition_records in polled.values() for r in partition_records]
-        if records:  # an idle wait for messages is not work
-            stages.add("poll", time.perf_counter() - started, time.thread_time() - cpu_started)
+        """Poll and handle one batch; publish pending incident changes. Returns messages handled.
+
+        While a batch is written, the next one is polled and decoded on a helper thread (Python
+        work that overlaps the database's, on the other core). The consumer is used by one thread
+        at a time: the helper's poll has ended before this thread commits offsets or, after a
+        failed batch, ``recover`` rewinds; a batch polled ahead of a failed one is dropped.
+        """
+        timeout_ms = self.settings.ingest.poll_timeout_ms
+        polled = self._ahead or self._poll(timeout_ms)
+        self._ahead = None
+        if not polled.records:
+            with self.metrics.stages.stage("outbox"):
+                self.publish_outbox()
+        else:
             with self.metrics.batch_seconds.time():
-                self.handle(records)
-                with stages.stage("offset_commit"):
-                    self.consumer.commit(self._offsets(records))
+                ahead = self._prefetcher.submit(self._poll, timeout_ms)
+                try:
+                    self.handle(polled.batch)
+                    with self.metrics.stages.stage("outbox"):
+                        self.publish_outbox()  # the incidents go out before the poll ahead is awaited
+                finally:
+                    following = ahead.result()
+                self._ahead = following if following.records else None
+                with self.metrics.stages.stage("offset_commit"):
+                    self.consumer.commit(self._offsets(polled.records))
             self.metrics.last_batch_at.set_to_current_time()
-        with stages.stage("outbox"):
-            self.publish_outbox()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
-        return len(records)
+        return len(polled.records)
 
-    def handle(self, records: list[Any]) -> None:
+    def close(self) -> None:
+        """Stop the helper thread, then close the consumer, the producer and the connection."""
+        self._prefetcher.shutdown(wait=True)
+        self.consumer.close()
+        self.producer.close(timeout=5)
+        self.conn.close()
+
+    def _poll(self, timeout_ms: int) -> Polled:
+        """Poll up to a batch and decode it (no other effect than the consumer's position)."""
         stages = self.metrics.stages
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.settings.ingest.batch_max)
+        records = [r for partition_records in polled.values() for r in partition_records]
+        if not records:  # an idle wait for messages is not work
+            return Polled(records, DecodedBatch())
+        stages.add("poll", time.perf_counter() - started, time.thread_time() - cpu_started)
         with stages.stage("decode"):
             for topic, count in Tally(r.topic for r in records).items():
                 self.metrics.messages.labels(topic).inc(count)
-            batch = decode_records(records, self.topics)
+            return Polled(records, decode_records(records, self.topics))
+
+    def handle(self, batch: DecodedBatch) -> None:
+        """Send the batch's rejected messages to the deadletter topic, then write its effects and
+        commit them in one transaction."""
+        stages = self.metrics.stages
+        with stages.stage("decode"):
             self._send_rejected(batch)
         with self.conn.transaction():
             with self.conn.cursor() as cur:
