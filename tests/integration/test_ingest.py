@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from gridwatch.contracts import Alert, Heartbeat, Incident
@@ -88,6 +89,12 @@ def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(setting
         wait_until(lambda: query(url, "SELECT alert_ids FROM incidents") == [([good.id],)], what="the good alert")
 
 
+def execute(url: str, *statements: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
 def _stream(n_events: int) -> list[Alert]:
     """Alerts of many separate parked cars, each seen three times over six minutes (enough to confirm)."""
     alerts = []
@@ -158,3 +165,35 @@ def test_heartbeats_are_stored_and_the_device_keeps_its_latest_state(settings: S
                    what="both heartbeats")
         assert query(url, "SELECT device_id, device_type, status, last_seen, attributes FROM devices") == [
             ("cam-9", "camera", "offline", newer.seen_at, {"fps": 0})]
+
+
+def test_a_failed_batch_is_written_again_and_the_batch_polled_ahead_is_not_lost(settings: Settings) -> None:
+    """The database refuses alerts (a trigger) until the test lifts it: the worker recovers, drops
+    the batch it polled ahead, rewinds, and in the end every alert is stored once, as replay says."""
+    url = settings.database.url
+    settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"batch_max": 100})})
+    alerts = _stream(200)
+    produce(settings, settings.kafka.topics.alerts, [("cam-0", a.to_json()) for a in alerts])
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] >= 100, what="the first batches")
+        execute(url, "CREATE SEQUENCE refused", "CREATE TABLE refusing (on_ boolean)",
+                "INSERT INTO refusing VALUES (true)",
+                """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                   BEGIN
+                     IF EXISTS (SELECT 1 FROM refusing) THEN
+                       PERFORM nextval('refused');
+                       RAISE EXCEPTION 'refused by the test';
+                     END IF;
+                     RETURN NULL;
+                   END $$""",
+                "CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
+        wait_until(lambda: query(url, "SELECT last_value >= 2 AND is_called FROM refused")[0][0], timeout_s=60,
+                   what="two refused batches")
+        execute(url, "DELETE FROM refusing")
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=60,
+                   what="the whole stream")
+        assert worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() > len(alerts)  # re-polled
+    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(600, 600, 600)]
+    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
+    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
+    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
