@@ -95,12 +95,13 @@ def unstored_ids(cur: Cursor, observations: Sequence[Observation]) -> set[str]:
     return new
 
 
-def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]], links: Links) -> None:
+def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
+                        links: Links | None = None) -> None:
     """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
     writes every index of the row twice). Pass only observations ``unstored_ids`` found new in the
     same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
-    incident_of = {table: dict(pairs) for table, pairs in links.items()}
+    incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
     alerts: list[tuple[Any, ...]] = []
     reports: list[tuple[Any, ...]] = []
     written: set[tuple[str, str, datetime]] = set()
@@ -144,20 +145,24 @@ def expire_alerts(cur: Cursor, alert_ids: list[str]) -> None:
 # The incident columns, in one place. The engine owns members, position, times and risk and
 # overwrites them on every change; status and level belong to the dispatchers (API transitions) and
 # escalation, so they are written when an incident is first stored and never overwritten.
-# A rule such as "escalation owns risk too" is a move of "risk" from the first list to the second.
+# A rule such as "escalation owns risk too" is a move of "risk" from the first list to the second;
+# one such as "the stored risk is the engine's, raised by the stored level" is an entry of
+# INCIDENT_UPDATE_RULES (SQL over EXCLUDED.* and incidents.*). The published incident carries the
+# stored status, level and risk (RETURNING).
 INCIDENT_OVERWRITTEN = ("category", "grid_id", "grid_path", "outside_grid", "risk", "lat", "lon", "first_seen",
                         "last_seen", "alert_ids", "report_ids", "members")
 INCIDENT_INSERT_ONLY = ("status", "level")
 INCIDENT_COLUMNS = ("id",) + INCIDENT_INSERT_ONLY + INCIDENT_OVERWRITTEN
+INCIDENT_UPDATE_RULES: dict[str, str] = {}  # column -> SQL expression, instead of EXCLUDED.column
 
 INCIDENT_UPSERT = f"""
 WITH staged AS (DELETE FROM _staging_incidents RETURNING *)
 INSERT INTO incidents ({", ".join(INCIDENT_COLUMNS)}, updated_at)
 SELECT {", ".join(INCIDENT_COLUMNS)}, now() FROM staged ORDER BY ord
 ON CONFLICT (id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in INCIDENT_OVERWRITTEN)},
+    {", ".join(f"{c} = {INCIDENT_UPDATE_RULES.get(c, f'EXCLUDED.{c}')}" for c in INCIDENT_OVERWRITTEN)},
     merged_into = NULL, updated_at = now()
-RETURNING id, status, level
+RETURNING id, status, level, risk
 """
 
 HISTORY_COLUMNS = ("incident_id", "ord", "at", "actor", "action", "status", "reason")
@@ -260,13 +265,14 @@ def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
     _copy(cur, "_staging_incidents", ("ord",) + INCIDENT_COLUMNS,
           (_incident_row(n, incident) for n, incident in enumerate(incidents)))
     cur.execute(INCIDENT_UPSERT)
-    owned = {incident_id: (status, level) for incident_id, status, level in cur.fetchall()}
+    stored_as = {incident_id: (status, level, risk) for incident_id, status, level, risk in cur.fetchall()}
     _append_history(cur, [(incident.id, entry) for incident in incidents for entry in incident.history])
     histories = _histories(cur, [incident.id for incident in incidents])
     payloads = []
     for incident in incidents:
-        status, level = owned[incident.id]
-        stored = incident.model_copy(update={"status": status, "level": level, "history": histories[incident.id]})
+        status, level, risk = stored_as[incident.id]
+        stored = incident.model_copy(update={"status": status, "level": level, "risk": risk,
+                                             "history": histories[incident.id]})
         payloads.append((len(payloads), incident.id, stored.model_dump_json()))
     _copy(cur, "_staging_outbox", ("ord", "incident_id", "payload"), payloads)
     cur.execute("WITH staged AS (DELETE FROM _staging_outbox RETURNING *) "
