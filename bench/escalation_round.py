@@ -1,4 +1,4 @@
-"""Escalation cost on PostgreSQL: one runner round, and the incident upsert's risk expression.
+"""Escalation cost on PostgreSQL: one runner round, steady and after a backlog.
 
 Starts its own PostgreSQL (gridwatch.servers), fills ``incidents`` with a district's worth of rows
 (most of them finished, a share still active, clocks spread over the last two days), then times:
@@ -8,9 +8,7 @@ Starts its own PostgreSQL (gridwatch.servers), fills ``incidents`` with a distri
   reads every active incident and decides each in Python (what one writes without the index).
   Twice: *steady* (active incidents' clocks started within the last few minutes, as when the runner
   keeps up: few are due) and *backlog* (clocks spread over two days and never escalated: nearly
-  every active incident is due, as after an outage);
-- the engine's incident upsert on existing rows with the escalation-aware risk expression, beside
-  the same upsert with the old ``risk = EXCLUDED.risk``, the two alternating within each repeat.
+  every active incident is due, as after an outage).
 
 Every timed round runs in a transaction that is rolled back, so each repeat sees the same rows.
 
@@ -38,7 +36,6 @@ from gridwatch.servers import PostgresServer
 from ingest.escalation import EscalationConfig, escalate
 from ingest.escalator import BATCH_MAX, Escalated, _clock, apply_escalations, run_escalations
 from ingest.migrate import migrate
-from ingest.store import INCIDENT_UPSERT
 
 PERIOD_S = 15.0  # the runner's default period: a round must take a small part of it
 
@@ -63,7 +60,6 @@ SELECT id, category, status, level, risk, created_at, escalated_at, reopened_at 
  WHERE status IN ('open', 'assigned', 'in_progress') AND merged_into IS NULL ORDER BY id FOR UPDATE
 """
 
-OLD_RISK = "risk = EXCLUDED.risk,"
 
 
 def naive_round(conn: psycopg.Connection[dict[str, Any]], config: EscalationConfig, now: datetime) -> list[Escalated]:
@@ -85,28 +81,6 @@ def timed(conn: psycopg.Connection[Any], work: Callable[[], object], repeats: in
             result = work()
             times.append(time.perf_counter() - start)
     return statistics.median(times), result
-
-
-def upsert_rows(conn: psycopg.Connection[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, "
-                        "last_seen, alert_ids, report_ids, members, outside_grid FROM incidents ORDER BY id LIMIT %s",
-                        (count,)).fetchall()
-    return [{**r, "members": psycopg.types.json.Jsonb(r["members"])} for r in rows]
-
-
-def time_upserts(conn: psycopg.Connection[dict[str, Any]], sqls: list[str], params: list[dict[str, Any]],
-                 repeats: int) -> list[float]:
-    """Median seconds per statement variant, the variants alternating within each repeat."""
-    times: list[list[float]] = [[] for _ in sqls]
-    for _ in range(repeats):
-        for i, sql in enumerate(sqls):
-            def work(sql: str = sql) -> None:
-                with conn.cursor() as cur:
-                    for p in params:
-                        cur.execute(sql, p)
-                        cur.fetchone()
-            times[i].append(timed(conn, work, 1)[0])
-    return [statistics.median(t) for t in times]
 
 
 def drain(conn: psycopg.Connection[dict[str, Any]], config: EscalationConfig, now: datetime) -> tuple[list[Escalated], float]:
@@ -142,7 +116,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=200_000)
     parser.add_argument("--active-pct", type=int, default=5, help="share of incidents still open/assigned/in progress")
-    parser.add_argument("--upserts", type=int, default=3_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     config = EscalationConfig()
@@ -165,11 +138,6 @@ def main() -> int:
                 conn.execute("ANALYZE incidents")
                 conn.commit()
                 rounds["steady"] = time_round(conn, config, args.repeats)
-                params = upsert_rows(conn, args.upserts)
-                conn.commit()
-                old_sql = INCIDENT_UPSERT[:INCIDENT_UPSERT.index("risk = (ARRAY")] + OLD_RISK + \
-                    INCIDENT_UPSERT[INCIDENT_UPSERT.index("    lat = EXCLUDED.lat"):]
-                new_s, old_s = time_upserts(conn, [INCIDENT_UPSERT, old_sql], params, args.repeats)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     load = os.getloadavg()
@@ -180,10 +148,6 @@ def main() -> int:
               f"(longest transaction {longest_s * 1000:.1f} ms, {longest_s / PERIOD_S:.1%} of the 15 s period); "
               f"baseline (all active in one pass, in Python) {naive_s * 1000:8.1f} ms; baseline/rounds "
               f"{naive_s / round_s:.1f}x")
-    print(f"incident upsert on existing rows, {len(params):,} rows:")
-    print(f"  risk raised by level (this branch)         {new_s / len(params) * 1e6:9.1f} us/row")
-    print(f"  risk = EXCLUDED.risk (before)              {old_s / len(params) * 1e6:9.1f} us/row")
-    print(f"  ratio {new_s / old_s:.2f}x of the old upsert's time")
     return 0
 
 

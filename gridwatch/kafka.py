@@ -41,6 +41,10 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "max_poll_records": 2000,
+        # One fetch brings a whole batch from a partition (alerts are ~400 bytes: 4 MiB is ~10,000),
+        # so a poll rarely waits on a round trip to the broker while the ingest is behind.
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        "fetch_max_bytes": 64 * 1024 * 1024,
         "isolation_level": "read_committed",
         # A topic created just before the group formed is missing from the first assignment; the
         # next metadata refresh triggers a rebalance that assigns it, so keep that refresh short.

@@ -9,11 +9,11 @@ stored are skipped, so nothing is lost and nothing counts twice. Incident change
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from collections import defaultdict
+from collections import Counter as Tally, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,8 @@ from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.grids import GridIndex
+from ingest.linkmirror import LinkMirror, Links
+from ingest.stages import StageClock
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class IngestMetrics:
     outbox_published: Counter
     grid_map_reloads: Counter
     last_batch_at: Gauge
+    stages: StageClock
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
@@ -66,7 +69,16 @@ class IngestMetrics:
             grid_map_reloads=Counter("gridwatch_ingest_grid_map_reloads", "grid maps (re)loaded", registry=registry),
             last_batch_at=Gauge("gridwatch_ingest_last_batch_timestamp", "unix time of the last batch",
                                 registry=registry),
+            stages=StageClock.create(registry),
         )
+
+
+@dataclass
+class Polled:
+    """One poll's records and what decoding made of them."""
+
+    records: list[Any]
+    batch: DecodedBatch
 
 
 def wait_delivered(producer: KafkaProducer, futures: list[Any], timeout_s: float = 30.0) -> None:
@@ -91,6 +103,9 @@ class IngestWorker:
         self.engine_config = engine_config
         self.metrics = metrics
         self.grid_version: str | None = None
+        self.links = LinkMirror()
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-poll")
+        self._ahead: Polled | None = None
         self._statuses_at: datetime | None = None
         self.engine = self._restore_engine()
         self._next_grid_check = 0.0
@@ -123,6 +138,8 @@ class IngestWorker:
     def recover(self) -> None:
         """After a failed batch: reload the engine from the database and rewind to committed offsets."""
         self.conn.rollback()
+        self.links.forget()
+        self._ahead = None
         self.engine = self._restore_engine()
         for tp in self.consumer.assignment():
             committed = self.consumer.committed(tp)
@@ -133,46 +150,101 @@ class IngestWorker:
 
     # -- the loop -------------------------------------------------------------------------------
     def run_once(self) -> int:
-        """Poll and handle one batch; publish pending incident changes. Returns messages handled."""
-        polled = self.consumer.poll(timeout_ms=self.settings.ingest.poll_timeout_ms,
-                                    max_records=self.settings.ingest.batch_max)
-        records = [r for partition_records in polled.values() for r in partition_records]
-        if records:
+        """Poll and handle one batch; publish pending incident changes. Returns messages handled.
+
+        While a batch is written, the next one is polled and decoded on a helper thread (Python
+        work that overlaps the database's, on the other core). The consumer is used by one thread
+        at a time: the helper's poll has ended before this thread commits offsets or, after a
+        failed batch, ``recover`` rewinds; a batch polled ahead of a failed one is dropped.
+        """
+        timeout_ms = self.settings.ingest.poll_timeout_ms
+        polled = self._ahead or self._poll(timeout_ms)
+        self._ahead = None
+        if not polled.records:
+            with self.metrics.stages.stage("outbox"):
+                self.publish_outbox()
+        else:
             with self.metrics.batch_seconds.time():
-                self.handle(records)
-                self.consumer.commit(self._offsets(records))
+                ahead = self._prefetcher.submit(self._poll, timeout_ms)
+                try:
+                    self.handle(polled.batch)
+                    with self.metrics.stages.stage("outbox"):
+                        self.publish_outbox()  # the incidents go out before the poll ahead is awaited
+                finally:
+                    following = ahead.result()
+                self._ahead = following if following.records else None
+                with self.metrics.stages.stage("offset_commit"):
+                    self.consumer.commit(self._offsets(polled.records))
             self.metrics.last_batch_at.set_to_current_time()
-        self.publish_outbox()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
-        return len(records)
+        return len(polled.records)
 
-    def handle(self, records: list[Any]) -> None:
-        for record in records:
-            self.metrics.messages.labels(record.topic).inc()
-        batch = decode_records(records, self.topics)
-        self._send_rejected(batch)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            self._store_batch(cur, batch)
+    def close(self) -> None:
+        """Stop the helper thread, then close the consumer, the producer and the connection."""
+        self._prefetcher.shutdown(wait=True)
+        self.consumer.close()
+        self.producer.close(timeout=5)
+        self.conn.close()
 
-    def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> None:
+    def _poll(self, timeout_ms: int) -> Polled:
+        """Poll up to a batch and decode it (no other effect than the consumer's position)."""
+        stages = self.metrics.stages
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.settings.ingest.batch_max)
+        records = [r for partition_records in polled.values() for r in partition_records]
+        if not records:  # an idle wait for messages is not work
+            return Polled(records, DecodedBatch())
+        stages.add("poll", time.perf_counter() - started, time.thread_time() - cpu_started)
+        with stages.stage("decode"):
+            for topic, count in Tally(r.topic for r in records).items():
+                self.metrics.messages.labels(topic).inc(count)
+            return Polled(records, decode_records(records, self.topics))
+
+    def handle(self, batch: DecodedBatch) -> None:
+        """Send the batch's rejected messages to the deadletter topic, then write its effects and
+        commit them in one transaction."""
+        stages = self.metrics.stages
+        with stages.stage("decode"):
+            self._send_rejected(batch)
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                links = self._store_batch(cur, batch)
+            commit_started, cpu_started = time.perf_counter(), time.thread_time()  # commits on leaving the block
+        stages.add("db_commit", time.perf_counter() - commit_started, time.thread_time() - cpu_started)
+        self.links.remember(links)
+
+    def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> Links:
+        """Write the batch's effects in ``cur``'s transaction; return the member links written,
+        for the link mirror to take once the transaction has committed."""
+        stages = self.metrics.stages
         index = self.engine.grids
         observations = batch.observations
-        grids = index.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
-        new_ids = store.insert_observations(cur, zip(observations, grids))
-        fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
-        self.metrics.duplicates.inc(len(observations) - len(fresh))
-        statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
-        self.engine.sync_status(statuses)
-        result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
-        store.write_batch_result(cur, result)
-        store.write_heartbeats(cur, batch.heartbeats)
-        store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
-        store.write_dead_letters(cur, batch.dead_letters)
+        with stages.stage("grids"):
+            grids = index.assign_many(np.array([o.lat for o in observations]),
+                                      np.array([o.lon for o in observations]))
+        with stages.stage("observations"):
+            new_ids = store.unstored_ids(cur, observations)
+            fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
+            self.metrics.duplicates.inc(len(observations) - len(fresh))
+            statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
+        with stages.stage("engine"):
+            self.engine.sync_status(statuses)
+            result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
+        links = self.links.changed(store.live_incidents(result))
+        with stages.stage("observations"):
+            store.insert_observations(cur, fresh, links)  # new observations land with their incident
+        with stages.stage("incidents"):
+            earlier = {table: [p for p in pairs if p[0] not in new_ids] for table, pairs in links.items()}
+            store.write_batch_result(cur, result, earlier)
+            store.write_heartbeats(cur, batch.heartbeats)
+            store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
+            store.write_dead_letters(cur, batch.dead_letters)
         for incident_id in result.raised:
             self.metrics.incidents_raised.labels(result.touched[incident_id].category).inc()
         for letter, *_ in batch.dead_letters:
             self.metrics.dead_letters.labels(letter.source).inc()
+        return links
 
     def _send_rejected(self, batch: DecodedBatch) -> None:
         for letter in batch.rejected:
@@ -197,14 +269,15 @@ class IngestWorker:
     def publish_outbox(self) -> int:
         """Send pending incident changes (from the engine and from the API) to gridwatch.incidents."""
         with self.conn.transaction(), self.conn.cursor() as cur:
+            # The payload as PostgreSQL prints it is the JSON to send: no parse and dump in between.
             cur.execute(
-                "SELECT seq, incident_id, payload FROM incident_outbox WHERE published_at IS NULL "
+                "SELECT seq, incident_id, payload::text FROM incident_outbox WHERE published_at IS NULL "
                 "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED", (OUTBOX_BATCH,))
             rows = cur.fetchall()
             if not rows:
                 return 0
             futures = [
-                self.producer.send(self.topics.incidents, key=incident_id.encode(), value=json.dumps(payload).encode())
+                self.producer.send(self.topics.incidents, key=incident_id.encode(), value=payload.encode())
                 for _, incident_id, payload in rows
             ]
             wait_delivered(self.producer, futures)

@@ -115,8 +115,6 @@ def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
         snapshots.close()
         if server is not None:
             server.shutdown()
-        worker.consumer.close()
-        worker.producer.close(timeout=5)
-        worker.conn.close()
+        worker.close()
         log.info("ingest stopped")
     return 0

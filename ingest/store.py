@@ -1,85 +1,138 @@
 """Idempotent writes of one ingest batch to PostgreSQL/TimescaleDB (psycopg 3).
 
-Everything a batch changes is written in the caller's transaction: observations (COPY into a
-temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``, so a re-delivered message lands once),
-incidents and their history, the outbox rows to publish, heartbeats, dead letters, and the engine
-state. The consumer commits Kafka offsets only after that transaction commits.
+Everything a batch changes is written in the caller's transaction: observations (the ids not
+stored yet are looked up first and only those are written, by COPY, after the engine has said
+which incident each joins, so a re-delivered message lands once), incidents and their history, the
+outbox rows to publish, heartbeats and dead letters. The consumer commits Kafka offsets only after
+that transaction commits.
+
+Writes are set-based: incident rows go to a session's temporary staging table by COPY and one
+statement moves them all (``WITH staged AS (DELETE FROM staging RETURNING ...) INSERT ...``, which
+leaves the staging table empty for its next use in the same transaction); small per-row writes go
+by ``executemany``, which psycopg sends in pipeline mode. A batch costs a few round trips, not a
+few per incident.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
-from gridwatch.contracts import Alert, Heartbeat, HistoryEntry, Incident, Observation, PatrolReport, parse_observation
+from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Member, Observation, PatrolReport,
+                                 event_time, parse_observation)
 from gridwatch.deadletter import DeadLetter
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
+from ingest.linkmirror import LinkMirror, Links
 
 ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id", "lat", "lon", "confidence",
                  "grid_id", "grid_path", "payload")
 REPORT_COLUMNS = ("id", "reported_at", "category", "worker_id", "lat", "lon", "text", "grid_id", "grid_path", "payload")
 
+STAGING_TABLES = {
+    "_staging_incidents": "(LIKE incidents INCLUDING DEFAULTS, ord integer NOT NULL)",
+    "_staging_history": "(incident_id text, ord integer, at timestamptz, actor text, action text, status text, "
+                        "reason text)",
+    "_staging_outbox": "(ord integer, incident_id text, payload jsonb)",
+}
+STAGE_SQL = "; ".join(f"CREATE TEMP TABLE IF NOT EXISTS {name} {shape} ON COMMIT DELETE ROWS"
+                      for name, shape in STAGING_TABLES.items())
 
-def _alert_row(alert: Alert, grid: GridAssignment) -> tuple[Any, ...]:
-    return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
-            alert.lon, alert.confidence, grid.grid_id, list(grid.path), Jsonb(alert.model_dump(mode="json")))
+
+def stage(cur: Cursor) -> None:
+    """Make this session's staging tables where missing, in one round trip (they live as long as
+    the connection, and a rolled-back transaction takes a new one with it)."""
+    cur.execute(STAGE_SQL)
 
 
-def _report_row(report: PatrolReport, grid: GridAssignment) -> tuple[Any, ...]:
-    return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
-            grid.grid_id, list(grid.path), Jsonb(report.model_dump(mode="json")))
-
-
-def _copy_insert(cur: Cursor, table: str, time_column: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> set[str]:
-    """Bulk-insert ``rows`` and return the ids that were new (not already stored)."""
-    if not rows:
-        return set()
-    staging = f"_staging_{table}"
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-    cols = ", ".join(columns)
-    with cur.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
+def _copy(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    cur.execute(
-        f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (id, {time_column}) {cols} FROM {staging} "
-        f"ON CONFLICT DO NOTHING RETURNING id"
-    )
-    new_ids = {r[0] for r in cur.fetchall()}
-    cur.execute(f"TRUNCATE {staging}")
-    return new_ids
 
 
-def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]]) -> set[str]:
-    """Store alerts and reports; return the ids stored for the first time."""
-    alerts, reports = [], []
+def text_array(items: Sequence[str]) -> str:
+    """PostgreSQL's text form of a ``text[]``, every element quoted (cheaper than the list dumper
+    for the few distinct grid paths of a batch)."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
+
+
+class _PathLiterals(dict[tuple[str, ...], str]):
+    def __missing__(self, path: tuple[str, ...]) -> str:
+        self[path] = literal = text_array(path)
+        return literal
+
+
+def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
+    return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
+            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], alert.model_dump_json())
+
+
+def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
+    return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
+            grid.grid_id, paths[grid.path], report.model_dump_json())
+
+
+def unstored_ids(cur: Cursor, observations: Sequence[Observation]) -> set[str]:
+    """The ids of ``observations`` not stored yet (matched on id and time, the tables' key): the
+    engine's input. One index probe per observation, nothing written."""
+    new: set[str] = set()
+    for table, time_column, kind in (("alerts", "observed_at", Alert), ("reports", "reported_at", PatrolReport)):
+        # One JSON text for the keys: psycopg's list dumpers cost microseconds per element.
+        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if isinstance(o, kind)])
+        if keys != "[]":
+            cur.execute(f"SELECT k->>0 FROM json_array_elements(%s::json) AS k WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {table} t WHERE t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz)",
+                        (keys,))
+            new.update(r[0] for r in cur.fetchall())
+    return new
+
+
+def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
+                        links: Links | None = None) -> None:
+    """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
+    ``links``: one write per row, after the engine, rather than an insert and then an update (which
+    writes every index of the row twice). Pass only observations ``unstored_ids`` found new in the
+    same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
+    incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
+    alerts: list[tuple[Any, ...]] = []
+    reports: list[tuple[Any, ...]] = []
+    written: set[tuple[str, str, datetime]] = set()
+    paths = _PathLiterals()
     for observation, grid in items:
+        key = (observation.kind, observation.id, event_time(observation))
+        if key in written:
+            continue
+        written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid))
+            alerts.append(_alert_row(observation, grid, paths) + (incident_of["alerts"].get(observation.id),))
         else:
-            reports.append(_report_row(observation, grid))
-    return _copy_insert(cur, "alerts", "observed_at", ALERT_COLUMNS, alerts) | _copy_insert(
-        cur, "reports", "reported_at", REPORT_COLUMNS, reports
-    )
+            reports.append(_report_row(observation, grid, paths) + (incident_of["reports"].get(observation.id),))
+    for table, columns, rows in (("alerts", ALERT_COLUMNS, alerts), ("reports", REPORT_COLUMNS, reports)):
+        if rows:
+            _copy(cur, table, columns + ("incident_id",), rows)
 
 
-def link_members(cur: Cursor, incidents: Iterable[Incident]) -> None:
-    """Point every member of each incident at it (earlier members may have waited as candidates)."""
-    pairs = {"alerts": [], "reports": []}  # type: dict[str, list[tuple[str, str]]]
-    for incident in incidents:
-        pairs["alerts"].extend((a, incident.id) for a in incident.alert_ids)
-        pairs["reports"].extend((r, incident.id) for r in incident.report_ids)
-    for table, links in pairs.items():
-        if links:
-            ids, incident_ids = zip(*links)
+def member_links(incidents: Iterable[Incident]) -> Links:
+    """Every (observation, incident) link of ``incidents``, one incident per observation."""
+    return LinkMirror().changed(incidents)
+
+
+def link_members(cur: Cursor, links: Links) -> None:
+    """Point stored observations at their incidents (earlier members may have waited as candidates)."""
+    for table, pairs in links.items():
+        if pairs:
             cur.execute(
                 f"UPDATE {table} t SET incident_id = l.incident_id FROM unnest(%s::text[], %s::text[]) "
                 f"AS l(id, incident_id) WHERE t.id = l.id AND t.incident_id IS DISTINCT FROM l.incident_id",
-                (list(ids), list(incident_ids)),
+                ([p[0] for p in pairs], [p[1] for p in pairs]),
             )
 
 
@@ -89,49 +142,82 @@ def expire_alerts(cur: Cursor, alert_ids: list[str]) -> None:
         cur.execute("UPDATE alerts SET expired_at = now() WHERE id = ANY(%s) AND incident_id IS NULL", (alert_ids,))
 
 
-INCIDENT_UPSERT = """
-INSERT INTO incidents (id, category, grid_id, grid_path, status, risk, level, lat, lon, first_seen, last_seen,
-                       alert_ids, report_ids, members, outside_grid, updated_at)
-VALUES (%(id)s, %(category)s, %(grid_id)s, %(grid_path)s, %(status)s, %(risk)s, %(level)s, %(lat)s, %(lon)s,
-        %(first_seen)s, %(last_seen)s, %(alert_ids)s, %(report_ids)s, %(members)s, %(outside_grid)s, now())
+# The incident columns, in one place. The engine owns members, position, times and risk and
+# overwrites them on every change; status and level belong to the dispatchers (API transitions) and
+# escalation, so they are written when an incident is first stored and never overwritten.
+# A rule such as "escalation owns risk too" is a move of "risk" from the first list to the second;
+# one such as "the stored risk is the engine's, raised by the stored level" is an entry of
+# INCIDENT_UPDATE_RULES (SQL over EXCLUDED.* and incidents.*). The published incident carries the
+# stored status, level and risk (RETURNING).
+INCIDENT_OVERWRITTEN = ("category", "grid_id", "grid_path", "outside_grid", "risk", "lat", "lon", "first_seen",
+                        "last_seen", "alert_ids", "report_ids", "members")
+INCIDENT_INSERT_ONLY = ("status", "level")
+INCIDENT_COLUMNS = ("id",) + INCIDENT_INSERT_ONLY + INCIDENT_OVERWRITTEN
+# The stored risk is the engine's raised one colour per level above grid (escalation's
+# ingest.escalation.risk_at_level), so new evidence never lowers an escalated incident's risk.
+RISKS, LEVELS = "ARRAY['green','blue','yellow','orange','red']", "ARRAY['grid','community','street','district']"
+INCIDENT_UPDATE_RULES: dict[str, str] = {  # column -> SQL expression, instead of EXCLUDED.column
+    "risk": f"({RISKS})[least(5, array_position({RISKS}, EXCLUDED.risk) + array_position({LEVELS}, incidents.level) - 1)]",
+}
+
+INCIDENT_UPSERT = f"""
+WITH staged AS (DELETE FROM _staging_incidents RETURNING *)
+INSERT INTO incidents ({", ".join(INCIDENT_COLUMNS)}, updated_at)
+SELECT {", ".join(INCIDENT_COLUMNS)}, now() FROM staged ORDER BY ord
 ON CONFLICT (id) DO UPDATE SET
-    category = EXCLUDED.category, grid_id = EXCLUDED.grid_id, grid_path = EXCLUDED.grid_path,
-    outside_grid = EXCLUDED.outside_grid, merged_into = NULL,
-    risk = (ARRAY['green','blue','yellow','orange','red'])[least(5,
-        array_position(ARRAY['green','blue','yellow','orange','red'], EXCLUDED.risk)
-        + array_position(ARRAY['grid','community','street','district'], incidents.level) - 1)],
-    lat = EXCLUDED.lat, lon = EXCLUDED.lon,
-    first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
-    alert_ids = EXCLUDED.alert_ids, report_ids = EXCLUDED.report_ids, members = EXCLUDED.members,
-    updated_at = now()
-RETURNING status, level, risk
+    {", ".join(f"{c} = {INCIDENT_UPDATE_RULES.get(c, f'EXCLUDED.{c}')}" for c in INCIDENT_OVERWRITTEN)},
+    merged_into = NULL, updated_at = now()
+RETURNING id, status, level, risk
 """
-# The engine owns members, position, times and risk; status and level belong to the dispatchers
-# (API transitions) and escalation, so an update never overwrites them. The stored risk is the
-# engine's raised one colour per level above grid (ingest.escalation.risk_at_level), so new evidence
-# never lowers an escalated incident's risk.
+
+HISTORY_COLUMNS = ("incident_id", "ord", "at", "actor", "action", "status", "reason")
+
+# New engine history entries (not stored yet: matched on time, actor and action), numbered after
+# each incident's last stored entry in the order the engine gave them.
+HISTORY_APPEND = """
+WITH staged AS (DELETE FROM _staging_history RETURNING *)
+INSERT INTO incident_history (incident_id, seq, at, actor, action, status, reason)
+SELECT n.incident_id, coalesce(last.seq, 0) + row_number() OVER (PARTITION BY n.incident_id ORDER BY n.ord),
+       n.at, n.actor, n.action, n.status, n.reason
+  FROM (SELECT DISTINCT ON (s.incident_id, s.at, s.actor, s.action) s.*
+          FROM staged s
+         WHERE NOT EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = s.incident_id
+                             AND h.at = s.at AND h.actor = s.actor AND h.action = s.action)
+         ORDER BY s.incident_id, s.at, s.actor, s.action, s.ord) n
+  LEFT JOIN LATERAL (SELECT max(h.seq) AS seq FROM incident_history h WHERE h.incident_id = n.incident_id) last ON true
+"""
+
+MEMBERS = TypeAdapter(list[Member])
 
 
-def _incident_params(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id, "category": incident.category, "grid_id": incident.grid_id,
-        "grid_path": incident.grid_path, "status": incident.status, "risk": incident.risk, "level": incident.level,
-        "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen, "last_seen": incident.last_seen,
-        "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
-        "members": Jsonb([m.model_dump(mode="json") for m in incident.members]),
-        "outside_grid": incident.outside_grid,
-    }
+def _members_json(incident: Incident) -> str:
+    return MEMBERS.dump_json(incident.members).decode()
 
 
-def write_batch_result(cur: Cursor, result: BatchResult) -> None:
-    """Everything the engine decided in one batch: incidents, merges, reopenings, expiries."""
+def _incident_row(ord_: int, incident: Incident) -> tuple[Any, ...]:
+    values = {"id": incident.id, "status": incident.status, "level": incident.level, "category": incident.category,
+              "grid_id": incident.grid_id, "grid_path": incident.grid_path, "outside_grid": incident.outside_grid,
+              "risk": incident.risk, "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen,
+              "last_seen": incident.last_seen, "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
+              "members": _members_json(incident)}
+    return (ord_,) + tuple(values[c] for c in INCIDENT_COLUMNS)
+
+
+def write_batch_result(cur: Cursor, result: BatchResult, links: Links | None = None) -> None:
+    """Everything the engine decided in one batch: incidents, merges, reopenings, expiries.
+    ``links``: the member links of stored observations to write (all of them when None)."""
     write_incidents(cur, result.touched.values())
-    link_members(cur, result.touched.values())
+    link_members(cur, member_links(live_incidents(result)) if links is None else links)
     for old, new in result.merged.items():
         merge_incident(cur, old, new)
     for incident_id in result.reopened:
         reopen_incident(cur, incident_id)
     expire_alerts(cur, result.expired)
+
+
+def live_incidents(result: BatchResult) -> list[Incident]:
+    """The touched incidents not merged away in the batch: their members are the ones to link."""
+    return [incident for incident_id, incident in result.touched.items() if incident_id not in result.merged]
 
 
 def merge_incident(cur: Cursor, old: str, new: str) -> None:
@@ -142,10 +228,11 @@ def merge_incident(cur: Cursor, old: str, new: str) -> None:
     if row is None:
         return
     at = datetime.now(timezone.utc)
-    _append_history(cur, old, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                            reason=f"merged into {new}: the same event")])
-    _append_history(cur, new, [HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                            reason=f"took over {old}: the same event")])
+    stage(cur)
+    _append_history(cur, [(old, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                             reason=f"merged into {new}: the same event")),
+                          (new, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
+                                             reason=f"took over {old}: the same event"))])
     _queue(cur, old)
 
 
@@ -154,8 +241,10 @@ def reopen_incident(cur: Cursor, incident_id: str) -> None:
     cur.execute("UPDATE incidents SET status = 'open', updated_at = now() WHERE id = %s "
                 "AND status IN ('resolved', 'dismissed') RETURNING status", (incident_id,))
     if cur.fetchone() is not None:
-        _append_history(cur, incident_id, [HistoryEntry(at=datetime.now(timezone.utc), actor="engine", action="reopen",
-                                                        status="open", reason="new evidence after it was resolved")])
+        stage(cur)
+        _append_history(cur, [(incident_id, HistoryEntry(at=datetime.now(timezone.utc), actor="engine",
+                                                         action="reopen", status="open",
+                                                         reason="new evidence after it was resolved"))])
         _queue(cur, incident_id)
 
 
@@ -167,85 +256,91 @@ def _queue(cur: Cursor, incident_id: str) -> None:
     status, merged_into = cur.fetchone()  # type: ignore[misc]
     if row is not None:
         payload = {**row[0], "status": status, "merged_into": merged_into,
-                   "history": [h.model_dump(mode="json") for h in _history(cur, incident_id)]}
+                   "history": [h.model_dump(mode="json") for h in _histories(cur, [incident_id])[incident_id]]}
         cur.execute("INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)", (incident_id, Jsonb(payload)))
 
 
 def write_incidents(cur: Cursor, incidents: Iterable[Incident]) -> None:
-    """Upsert incidents, append their new engine history, and queue them for publication."""
+    """Upsert incidents, append their new engine history, and queue them for publication: one COPY
+    and one statement for each of the three, whatever the number of incidents."""
+    incidents = list(incidents)
+    if not incidents:
+        return
+    stage(cur)
+    _copy(cur, "_staging_incidents", ("ord",) + INCIDENT_COLUMNS,
+          (_incident_row(n, incident) for n, incident in enumerate(incidents)))
+    cur.execute(INCIDENT_UPSERT)
+    stored_as = {incident_id: (status, level, risk) for incident_id, status, level, risk in cur.fetchall()}
+    _append_history(cur, [(incident.id, entry) for incident in incidents for entry in incident.history])
+    histories = _histories(cur, [incident.id for incident in incidents])
+    payloads = []
     for incident in incidents:
-        cur.execute(INCIDENT_UPSERT, _incident_params(incident))
-        status, level, risk = cur.fetchone()  # type: ignore[misc]
-        _append_history(cur, incident.id, incident.history)
+        status, level, risk = stored_as[incident.id]
         stored = incident.model_copy(update={"status": status, "level": level, "risk": risk,
-                                             "history": _history(cur, incident.id)})
-        cur.execute(
-            "INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)",
-            (incident.id, Jsonb(stored.model_dump(mode="json"))),
-        )
+                                             "history": histories[incident.id]})
+        payloads.append((len(payloads), incident.id, stored.model_dump_json()))
+    _copy(cur, "_staging_outbox", ("ord", "incident_id", "payload"), payloads)
+    cur.execute("WITH staged AS (DELETE FROM _staging_outbox RETURNING *) "
+                "INSERT INTO incident_outbox (incident_id, payload) SELECT incident_id, payload FROM staged ORDER BY ord")
 
 
-def _history(cur: Cursor, incident_id: str) -> list[HistoryEntry]:
-    """The whole stored history, the dispatchers' entries included, for the published incident."""
-    cur.execute("SELECT at, actor, action, status, reason FROM incident_history WHERE incident_id = %s ORDER BY seq",
-                (incident_id,))
-    return [HistoryEntry(at=at, actor=actor, action=action, status=status, reason=reason)
-            for at, actor, action, status, reason in cur.fetchall()]
+def _histories(cur: Cursor, incident_ids: list[str]) -> dict[str, list[HistoryEntry]]:
+    """The whole stored history of each incident, the dispatchers' entries included, for publication."""
+    cur.execute("SELECT incident_id, at, actor, action, status, reason FROM incident_history "
+                "WHERE incident_id = ANY(%s) ORDER BY incident_id, seq", (incident_ids,))
+    histories: dict[str, list[HistoryEntry]] = {incident_id: [] for incident_id in incident_ids}
+    for incident_id, at, actor, action, status, reason in cur.fetchall():
+        histories[incident_id].append(HistoryEntry(at=at, actor=actor, action=action, status=status, reason=reason))
+    return histories
 
 
-def _append_history(cur: Cursor, incident_id: str, history: list[HistoryEntry]) -> None:
+def _append_history(cur: Cursor, entries: list[tuple[str, HistoryEntry]]) -> None:
     """Insert the engine's history entries not stored yet (matched on time, actor and action)."""
-    for entry in history:
-        cur.execute(
-            """INSERT INTO incident_history (incident_id, seq, at, actor, action, status, reason)
-               SELECT %(id)s, coalesce(max(seq), 0) + 1, %(at)s, %(actor)s, %(action)s, %(status)s, %(reason)s
-               FROM incident_history WHERE incident_id = %(id)s
-               HAVING NOT EXISTS (SELECT 1 FROM incident_history WHERE incident_id = %(id)s
-                                  AND at = %(at)s AND actor = %(actor)s AND action = %(action)s)""",
-            {"id": incident_id, **entry.model_dump(include={"at", "actor", "action", "status", "reason"})},
-        )
+    if not entries:
+        return
+    _copy(cur, "_staging_history", HISTORY_COLUMNS,
+          ((incident_id, n, e.at, e.actor, e.action, e.status, e.reason) for n, (incident_id, e) in enumerate(entries)))
+    cur.execute(HISTORY_APPEND)
+
+
+HEARTBEAT_INSERT = """INSERT INTO device_heartbeats (device_id, seen_at, site_id, device_type, status, attributes)
+VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
+
+# Keep the latest known state of a device; an older message never overwrites a newer one.
+DEVICE_UPSERT = """INSERT INTO devices (device_id, site_id, device_type, status, last_seen, attributes)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (device_id) DO UPDATE SET site_id = EXCLUDED.site_id, device_type = EXCLUDED.device_type,
+    status = EXCLUDED.status, last_seen = EXCLUDED.last_seen, attributes = EXCLUDED.attributes
+WHERE devices.last_seen <= EXCLUDED.last_seen"""
+
+DEAD_LETTER_INSERT = """INSERT INTO dead_letters (received_at, source, topic, partition, "offset", key, reason, payload,
+                          context)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
 
 
 def write_heartbeats(cur: Cursor, heartbeats: list[Heartbeat]) -> None:
-    for hb in heartbeats:
-        attributes = Jsonb(hb.attributes)
-        cur.execute(
-            "INSERT INTO device_heartbeats (device_id, seen_at, site_id, device_type, status, attributes) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status, attributes),
-        )
-        upsert_device(cur, hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at, hb.attributes)
-
-
-def upsert_device(cur: Cursor, device_id: str, site_id: str, device_type: str, status: str, at: Any,
-                  attributes: dict[str, Any]) -> None:
-    """Keep the latest known state of a device; an older message never overwrites a newer one."""
-    cur.execute(
-        """INSERT INTO devices (device_id, site_id, device_type, status, last_seen, attributes)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (device_id) DO UPDATE SET site_id = EXCLUDED.site_id, device_type = EXCLUDED.device_type,
-               status = EXCLUDED.status, last_seen = EXCLUDED.last_seen, attributes = EXCLUDED.attributes
-           WHERE devices.last_seen <= EXCLUDED.last_seen""",
-        (device_id, site_id, device_type, status, at, Jsonb(attributes)),
-    )
+    if not heartbeats:
+        return
+    cur.executemany(HEARTBEAT_INSERT, [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status,
+                                        Jsonb(hb.attributes)) for hb in heartbeats])
+    cur.executemany(DEVICE_UPSERT, [(hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at,
+                                     Jsonb(hb.attributes)) for hb in heartbeats])
 
 
 def mark_offline_devices(cur: Cursor, alerts: list[Alert]) -> None:
-    for alert in alerts:
-        if alert.type == "device_offline":
-            upsert_device(cur, alert.device_id, alert.site_id, str(alert.attributes.get("device_type", "unknown")),
-                          "offline", alert.observed_at, {"last_alert": alert.id})
+    rows = [(alert.device_id, alert.site_id, str(alert.attributes.get("device_type", "unknown")), "offline",
+             alert.observed_at, Jsonb({"last_alert": alert.id})) for alert in alerts if alert.type == "device_offline"]
+    if rows:
+        cur.executemany(DEVICE_UPSERT, rows)
 
 
 def write_dead_letters(cur: Cursor, letters: list[tuple[DeadLetter, str, int, int]]) -> None:
     """Store dead letters with the deadletter topic's own coordinates, so a re-delivery lands once."""
-    for letter, topic, partition, offset in letters:
-        cur.execute(
-            """INSERT INTO dead_letters (received_at, source, topic, partition, "offset", key, reason, payload, context)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-            (letter.received_at, letter.source, topic, partition, offset, letter.key, letter.reason,
-             letter.payload, Jsonb({**letter.context, "original_topic": letter.topic})),
-        )
+    if letters:
+        cur.executemany(DEAD_LETTER_INSERT, [
+            (letter.received_at, letter.source, topic, partition, offset, letter.key, letter.reason, letter.payload,
+             Jsonb({**letter.context, "original_topic": letter.topic}))
+            for letter, topic, partition, offset in letters])
 
 
 RECENT_SQL = """
@@ -269,10 +364,8 @@ def recent_observations(cur: Cursor, horizon: timedelta) -> list[Observation]:
 
 def incident_statuses(cur: Cursor, since: datetime | None) -> tuple[dict[str, str], datetime]:
     """Statuses of incidents changed since ``since`` (all when None), and the time to ask from next."""
-    cur.execute("SELECT now()")
-    now = cur.fetchone()[0]  # type: ignore[index]
-    if since is None:
-        cur.execute("SELECT id, status FROM incidents WHERE merged_into IS NULL")
-    else:
-        cur.execute("SELECT id, status FROM incidents WHERE updated_at >= %s AND merged_into IS NULL", (since,))
-    return dict(cur.fetchall()), now
+    cur.execute("SELECT now(), i.id, i.status FROM (SELECT now()) AS t "
+                "LEFT JOIN incidents i ON i.merged_into IS NULL AND i.updated_at >= coalesce(%s::timestamptz, '-infinity')",
+                (since,))
+    rows = cur.fetchall()
+    return {incident_id: status for _, incident_id, status in rows if incident_id is not None}, rows[0][0]

@@ -34,9 +34,7 @@ def running_ingest(settings: Settings, grids_file: Path | None = None) -> Iterat
         stop.set()
         thread.join(timeout=30)
         escalator.close()
-        worker.consumer.close()
-        worker.producer.close(timeout=5)
-        worker.conn.close()
+        worker.close()
 
 
 def write_site(tmp_path: Path, **overrides: Any) -> tuple[SiteConfig, Path]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from gridwatch.contracts import Incident
 from gridwatch.settings import Settings
+from ingest.store import write_incidents
 
 from .test_api_support import insert_incident, sql
 
@@ -97,15 +99,19 @@ def test_two_dispatchers_at_once_one_wins_the_other_gets_409(client: TestClient,
 
 def test_engine_update_after_a_transition_keeps_the_dispatchers_status(client: TestClient,
                                                                         api_settings: Settings) -> None:
-    """The ingest's upsert owns members, times and risk, never status (ingest.store.INCIDENT_UPSERT)."""
-    from ingest.store import INCIDENT_UPSERT, _incident_params
-
+    """The ingest's upsert owns members, times and risk, never status or level
+    (ingest.store.INCIDENT_OVERWRITTEN / INCIDENT_INSERT_ONLY)."""
     url = api_settings.database.url
     insert_incident(url, "i-1")
     step(client, "assign", assignee="w-017")
     stored = client.get("/v1/incidents/i-1").json()
-    engine_view = Incident.model_validate({**stored, "status": "open", "risk": "orange"})  # the engine's stale view
-    sql(url, INCIDENT_UPSERT, _incident_params(engine_view))
+    engine_history = [h for h in stored["history"] if h["actor"] == "engine"]
+    engine_view = Incident.model_validate({**stored, "status": "open", "risk": "orange", "level": "street",
+                                           "history": engine_history})  # the engine's stale view
+    with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
+        write_incidents(cur, [engine_view])
 
     after = client.get("/v1/incidents/i-1").json()
-    assert (after["status"], after["risk"]) == ("assigned", "orange")
+    assert (after["status"], after["risk"], after["level"]) == ("assigned", "orange", "grid")
+    history = sql(url, "SELECT seq, actor, action FROM incident_history WHERE incident_id = 'i-1' ORDER BY seq")
+    assert history == [(1, "engine", "raise"), (2, "d-007", "assign")]  # the engine's entries land once

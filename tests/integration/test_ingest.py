@@ -6,11 +6,13 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from gridwatch.contracts import Alert, Incident
+from gridwatch.contracts import Alert, Heartbeat, Incident
 from gridwatch.gridmap import load_grid_map, map_version, parse_grid_map
 from gridwatch.settings import Settings
 from ingest.engine import IncidentEngine
@@ -19,7 +21,7 @@ from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
 from ..unit.conftest import SAMPLE_GRIDS
-from ..unit.factories import alert_factory, report_factory
+from ..unit.factories import T0, alert_factory, report_factory
 from .helpers import produce, query, settings_env, wait_for_records, wait_until
 from .pipeline import running_ingest
 
@@ -87,6 +89,12 @@ def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(setting
         wait_until(lambda: query(url, "SELECT alert_ids FROM incidents") == [([good.id],)], what="the good alert")
 
 
+def execute(url: str, *statements: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
 def _stream(n_events: int) -> list[Alert]:
     """Alerts of many separate parked cars, each seen three times over six minutes (enough to confirm)."""
     alerts = []
@@ -143,3 +151,49 @@ def test_grid_map_reload_takes_effect_without_restart(settings: Settings, tmp_pa
         wait_until(lambda: worker.grid_version == map_version(new_map), what="reload")
         produce(settings, topics.alerts, [("cam-1", alert_factory("alarm", minutes=60).to_json())])
         wait_until(lambda: ("NEW",) in query(url, "SELECT grid_id FROM alerts"), what="alert in the new map")
+
+
+def test_heartbeats_are_stored_and_the_device_keeps_its_latest_state(settings: Settings) -> None:
+    topics = settings.kafka.topics
+    newer = Heartbeat(device_id="cam-9", site_id="site-1", device_type="camera", seen_at=T0 + timedelta(minutes=5),
+                      status="offline", attributes={"fps": 0})
+    older = Heartbeat(device_id="cam-9", site_id="site-1", device_type="camera", seen_at=T0, attributes={"fps": 25})
+    produce(settings, topics.heartbeats, [("cam-9", newer.to_json()), ("cam-9", older.to_json())])
+    with running_ingest(settings, SAMPLE_GRIDS):
+        url = settings.database.url
+        wait_until(lambda: query(url, "SELECT count(*) FROM device_heartbeats")[0][0] == 2, timeout_s=60,
+                   what="both heartbeats")
+        assert query(url, "SELECT device_id, device_type, status, last_seen, attributes FROM devices") == [
+            ("cam-9", "camera", "offline", newer.seen_at, {"fps": 0})]
+
+
+def test_a_failed_batch_is_written_again_and_the_batch_polled_ahead_is_not_lost(settings: Settings) -> None:
+    """The database refuses alerts (a trigger) until the test lifts it: the worker recovers, drops
+    the batch it polled ahead, rewinds, and in the end every alert is stored once, as replay says."""
+    url = settings.database.url
+    settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"batch_max": 100})})
+    alerts = _stream(200)
+    produce(settings, settings.kafka.topics.alerts, [("cam-0", a.to_json()) for a in alerts])
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] >= 100, what="the first batches")
+        execute(url, "CREATE SEQUENCE refused", "CREATE TABLE refusing (on_ boolean)",
+                "INSERT INTO refusing VALUES (true)",
+                """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                   BEGIN
+                     IF EXISTS (SELECT 1 FROM refusing) THEN
+                       PERFORM nextval('refused');
+                       RAISE EXCEPTION 'refused by the test';
+                     END IF;
+                     RETURN NULL;
+                   END $$""",
+                "CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
+        wait_until(lambda: query(url, "SELECT last_value >= 2 AND is_called FROM refused")[0][0], timeout_s=60,
+                   what="two refused batches")
+        execute(url, "DELETE FROM refusing")
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=60,
+                   what="the whole stream")
+        assert worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() > len(alerts)  # re-polled
+    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(600, 600, 600)]
+    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
+    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
+    assert live == {i.id: sorted(i.alert_ids) for i in replayed}

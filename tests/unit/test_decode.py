@@ -1,0 +1,77 @@
+"""Decoding a poll of Kafka records: the fast path from bytes gives what the dict path gives, and
+anything it refuses still becomes a dead letter naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from gridwatch.contracts import Heartbeat, parse_observation
+from gridwatch.settings import Topics
+from ingest.decode import DecodedBatch, decode_fast, decode_records
+
+from .factories import T0, alert_factory, report_factory
+
+TOPICS = Topics()
+
+
+@dataclass(frozen=True)
+class Record:
+    """The fields of a kafka-python ConsumerRecord that decoding reads."""
+
+    topic: str
+    value: bytes | None
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    timestamp: int = 0
+
+
+def test_observations_decoded_from_bytes_equal_the_dict_path() -> None:
+    alert = alert_factory("fire", attributes={"zone": "gate", "boxes": [[1, 2, 3, 4]]}, extra_field="kept")
+    report = report_factory("hazard")
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json()), Record(TOPICS.reports, report.to_json())], TOPICS)
+    assert batch.observations == [parse_observation(json.loads(alert.to_json())),
+                                  parse_observation(json.loads(report.to_json()))]
+    assert batch.observations[0].model_extra == {"extra_field": "kept"}
+    assert not batch.rejected
+
+
+def test_heartbeat_is_decoded_from_bytes() -> None:
+    beat = Heartbeat(device_id="cam-1", site_id="site-1", device_type="camera", seen_at=T0)
+    batch = decode_records([Record(TOPICS.heartbeats, beat.to_json())], TOPICS)
+    assert batch.heartbeats == [beat] and not batch.observations
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b"\xff\xfe not utf-8", "not valid UTF-8 text"),
+    (b"[1, 2]", "expected a JSON object, got list"),
+    (b"{not json", "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+    (None, "empty message (null value)"),
+    (json.dumps({"kind": "photo", "id": "x"}).encode(), "kind must be 'alert' or 'report', got 'photo'"),
+])
+def test_what_the_fast_path_refuses_is_dead_lettered_with_the_reason(value: bytes | None, reason: str) -> None:
+    batch = decode_records([Record(TOPICS.alerts, value, partition=2, offset=41)], TOPICS)
+    (letter,) = batch.rejected
+    assert letter.reason == reason and letter.context["offset"] == 41 and not batch.observations
+
+
+def test_out_of_range_field_is_named() -> None:
+    bad = json.dumps({**json.loads(alert_factory().to_json()), "lat": 123.0}).encode()
+    (letter,) = decode_records([Record(TOPICS.alerts, bad)], TOPICS).rejected
+    assert letter.reason == "lat: Input should be less than or equal to 90"
+
+
+def test_empty_poll_gives_an_empty_batch() -> None:
+    batch = decode_records([], TOPICS)
+    assert (batch.observations, batch.heartbeats, batch.rejected, batch.dead_letters) == ([], [], [], [])
+
+
+def test_well_formed_messages_take_the_fast_path_and_malformed_ones_do_not() -> None:
+    batch = DecodedBatch()
+    assert decode_fast(Record(TOPICS.alerts, alert_factory().to_json()), TOPICS, batch)
+    assert not decode_fast(Record(TOPICS.alerts, b"[1, 2]"), TOPICS, batch)
+    assert not decode_fast(Record(TOPICS.deadletter, b"{}"), TOPICS, batch)  # dead letters: their own path
+    assert len(batch.observations) == 1 and not batch.rejected
