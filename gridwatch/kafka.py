@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 
 from gridwatch.settings import KafkaSettings
 
@@ -54,6 +56,15 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
     consumer = KafkaConsumer(**config)
     consumer.subscribe(list(topics))
     return consumer
+
+
+def next_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The offsets to commit once ``records`` are handled: per partition, one past the last record."""
+    last: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        last[tp] = max(last.get(tp, 0), r.offset + 1)
+    return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in last.items()}
 
 
 def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:

@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from collections import Counter as Tally, defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gridwatch.contracts import Alert
+from gridwatch.kafka import next_offsets
 from gridwatch.settings import Settings
 from ingest import store
 from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
-from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.grids import GridIndex
+from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.linkmirror import LinkMirror, Links
 from ingest.stages import StageClock
 
@@ -174,7 +174,7 @@ class IngestWorker:
                     following = ahead.result()
                 self._ahead = following if following.records else None
                 with self.metrics.stages.stage("offset_commit"):
-                    self.consumer.commit(self._offsets(polled.records))
+                    self.consumer.commit(next_offsets(polled.records))
             self.metrics.last_batch_at.set_to_current_time()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
@@ -256,14 +256,6 @@ class IngestWorker:
             for letter in batch.rejected
         ]
         wait_delivered(self.producer, futures)
-
-    @staticmethod
-    def _offsets(records: list[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
-        last: dict[TopicPartition, int] = defaultdict(int)
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            last[tp] = max(last[tp], r.offset + 1)
-        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in last.items()}
 
     # -- side duties ----------------------------------------------------------------------------
     def publish_outbox(self) -> int:

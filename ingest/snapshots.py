@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gridwatch.backoff import Backoff
 from gridwatch.deadletter import DeadLetter
-from gridwatch.kafka import make_consumer, make_producer
+from gridwatch.kafka import make_consumer, make_producer, next_offsets
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot, SnapshotError
 
@@ -111,7 +109,7 @@ class SnapshotConsumer:
         good, bad = decode_snapshots(records)
         self._dead_letter(bad)
         stored = self._store(good)
-        self.consumer.commit(offsets(records))
+        self.consumer.commit(next_offsets(records))
         return stored
 
     def _store(self, snapshots: list[Snapshot]) -> int:
@@ -170,14 +168,6 @@ class SnapshotConsumer:
         self.consumer.close()
         self.producer.close(timeout=5)
         self.conn.close()
-
-
-def offsets(records: list[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
-    last: dict[TopicPartition, int] = defaultdict(int)
-    for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        last[tp] = max(last[tp], r.offset + 1)
-    return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in last.items()}
 
 
 def start_snapshot_consumer(settings: Settings, registry: CollectorRegistry,

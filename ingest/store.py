@@ -327,9 +327,15 @@ def write_heartbeats(cur: Cursor, heartbeats: list[Heartbeat]) -> None:
                                      Jsonb(hb.attributes)) for hb in heartbeats])
 
 
+OFFLINE_TYPES = ("device_offline", "camera_offline")  # a button's heartbeat watch; a camera with no frames
+
+
 def mark_offline_devices(cur: Cursor, alerts: list[Alert]) -> None:
+    """Devices an offline alert speaks of are offline (its ``phase: end`` says they are back: the
+    heartbeats bring the online state)."""
     rows = [(alert.device_id, alert.site_id, str(alert.attributes.get("device_type", "unknown")), "offline",
-             alert.observed_at, Jsonb({"last_alert": alert.id})) for alert in alerts if alert.type == "device_offline"]
+             alert.observed_at, Jsonb({"last_alert": alert.id})) for alert in alerts
+            if alert.type in OFFLINE_TYPES and alert.attributes.get("phase") != "end"]
     if rows:
         cur.executemany(DEVICE_UPSERT, rows)
 

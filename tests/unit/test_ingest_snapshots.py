@@ -7,9 +7,10 @@ import base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from gridwatch.kafka import next_offsets
 from gridwatch.settings import KafkaSettings, Settings
 from gridwatch.snapshot import Snapshot
-from ingest.snapshots import DEAD_LETTER_BYTES, decode_snapshots, offsets, snapshot_group
+from ingest.snapshots import DEAD_LETTER_BYTES, decode_snapshots, snapshot_group
 
 T0 = datetime(2026, 9, 9, 6, 0, tzinfo=timezone.utc)
 
@@ -50,7 +51,7 @@ def test_empty_poll_is_empty() -> None:
 
 def test_offsets_commit_past_the_last_record_of_each_partition() -> None:
     records = [good("a", 4), good("b", 9), Record(b"c", b"", partition=1, offset=2)]
-    committed = {tp.partition: meta.offset for tp, meta in offsets(records).items()}
+    committed = {tp.partition: meta.offset for tp, meta in next_offsets(records).items()}
     assert committed == {0: 10, 1: 3}
 
 
