@@ -78,11 +78,14 @@ def test_vtest_camera_alert_and_snapshot_reach_the_api(settings_factory, tmp_pat
             [alert, *_] = wait_until(lambda: alerts_of(settings, "illegal_parking"), timeout_s=120,
                                      what="the parked van's alert on the alerts topic")
             health = agent.health()
+        # Both consumer groups formed while their topics were new: under load a first assignment can
+        # come without partitions and the next metadata refresh (5 s) rebalances, so wait like the
+        # other consumer-group tests do.
         stored = wait_until(lambda: query(settings.database.url,
                                           "SELECT camera_id, site_id, taken_at, jpeg FROM snapshots WHERE alert_id = %s",
-                                          (alert.id,)), what="the snapshot in PostgreSQL")
+                                          (alert.id,)), timeout_s=90, what="the snapshot in PostgreSQL")
         wait_until(lambda: query(settings.database.url, "SELECT 1 FROM alerts WHERE id = %s", (alert.id,)),
-                   what="the alert stored by the ingest")
+                   timeout_s=90, what="the alert stored by the ingest")
         stored_total = consumer.metrics.stored._value.get()
 
     assert (alert.category, alert.device_id, alert.attributes["zone"], alert.attributes["phase"]) == (
