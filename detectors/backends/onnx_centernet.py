@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from detectors.backends.base import Backend, BackendConfigBase, nms, onnx_session
-from detectors.backends.onnx_input import model_at_size
+from detectors.backends.base import Backend, BackendConfigBase, nms
+from detectors.backends.onnx_input import session_at_size, to_image_pixels
 from detectors.labels import COCO80
-from detectors.models import resolve
 from detectors.types import Detections
 
 SIZE = 512  # the model's own input size
@@ -47,10 +46,8 @@ class CenterNetBackend(Backend):
 
     def __init__(self, config: CenterNetConfig) -> None:
         super().__init__(config)
-        path, _ = resolve(config.model)
         self.size = (config.input_size, config.input_height or config.input_size)  # width, height
-        self.session = onnx_session(model_at_size(path, SIZE, self.size, STRIDE), config.threads)
-        self.input_name = self.session.get_inputs()[0].name
+        self.session, self.input_name = session_at_size(config.model, SIZE, self.size, config.threads, STRIDE)
         self.labels = COCO80
 
     def _infer(self, frame_bgr: np.ndarray) -> Detections:
@@ -62,6 +59,5 @@ class CenterNetBackend(Backend):
 
 def decode(out: np.ndarray, width: int, height: int, size: tuple[int, int] = (SIZE, SIZE)) -> Detections:
     """[100, 6] rows in input-pixel space (``size`` = input width, height) to image-pixel Detections."""
-    scale = np.array([width / size[0], height / size[1]] * 2, dtype=np.float32)
-    xyxy = np.clip(out[:, :4] * scale, 0, [width, height, width, height])
+    xyxy = to_image_pixels(out[:, :4], size, width, height)
     return Detections.from_arrays(xyxy, out[:, 4], out[:, 5].astype(np.int32), COCO80)

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from detectors.models import ModelError
+from detectors.backends.base import onnx_session
+from detectors.models import ModelError, resolve
 
 MISSING = "input_size other than the model's own needs the onnx package: pip install 'onnx>=1.16'"
 
@@ -45,6 +46,20 @@ def model_at_size(path: Path, native: int, size: tuple[int, int], stride: int | 
         output.type.tensor_type.ClearField("shape")
     del model.graph.value_info[:]
     return model.SerializeToString()
+
+
+def session_at_size(model: str, native: int, size: tuple[int, int], threads: int,
+                    stride: int | None = None) -> tuple[Any, str]:
+    """An ONNX Runtime session of the named model at input ``size`` (width, height), and its input's name."""
+    path, _ = resolve(model)
+    session = onnx_session(model_at_size(path, native, size, stride), threads)
+    return session, session.get_inputs()[0].name
+
+
+def to_image_pixels(xyxy: np.ndarray, size: tuple[int, int], width: int, height: int) -> np.ndarray:
+    """Boxes in input pixels (``size`` = input width, height) to a ``width`` x ``height`` image's, clipped."""
+    scale = np.array([width / size[0], height / size[1]] * 2, dtype=np.float32)
+    return np.clip(xyxy * scale, 0, [width, height, width, height])
 
 
 def _rewrite_grid_reshapes(model: Any, numpy_helper: Any, old: int, new: int) -> None:
