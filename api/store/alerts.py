@@ -10,7 +10,7 @@ from psycopg.rows import DictRow
 
 from api.schemas import AlertPublic
 from api.store.snapshots import snapshot_url
-from api.store.sql import Where, grid_clause
+from api.store.sql import Where, observation_where
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,8 @@ class AlertFilters:
     since: datetime | None = None
 
     def where(self) -> Where:
-        return (
-            Where()
-            .add("device_id = %(device_id)s", device_id=self.device_id)
-            .add("category = %(category)s", category=self.category)
-            .add(grid_clause(), grid_id=self.grid_id)
-            .add("incident_id = %(incident_id)s", incident_id=self.incident_id)
-            .add("observed_at >= %(since)s", since=self.since)
-        )
+        return observation_where("device_id", self.device_id, "observed_at", self.since, self.category, self.grid_id,
+                                 self.incident_id)
 
 
 def list_alerts(conn: Connection[DictRow], filters: AlertFilters, limit: int, offset: int) -> list[AlertPublic]:

@@ -9,7 +9,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 
 from api.schemas import ReportPublic
-from api.store.sql import Where, grid_clause
+from api.store.sql import Where, observation_where
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,8 @@ class ReportFilters:
     since: datetime | None = None
 
     def where(self) -> Where:
-        return (
-            Where()
-            .add("worker_id = %(worker_id)s", worker_id=self.worker_id)
-            .add("category = %(category)s", category=self.category)
-            .add(grid_clause(), grid_id=self.grid_id)
-            .add("incident_id = %(incident_id)s", incident_id=self.incident_id)
-            .add("reported_at >= %(since)s", since=self.since)
-        )
+        return observation_where("worker_id", self.worker_id, "reported_at", self.since, self.category, self.grid_id,
+                                 self.incident_id)
 
 
 def list_reports(conn: Connection[DictRow], filters: ReportFilters, limit: int, offset: int) -> list[ReportPublic]:

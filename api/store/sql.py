@@ -26,3 +26,17 @@ class Where:
 def grid_clause(column: str = "grid_path") -> str:
     """Matches a grid or any grid below it: the ingest stores each row's grid and its ancestors."""
     return f"%(grid_id)s = ANY({column})"
+
+
+def observation_where(source_column: str, source: str | None, time_column: str, since: Any,
+                      category: str | None, grid_id: str | None, incident_id: str | None) -> Where:
+    """The filters alerts and reports share: who sent it (``source_column``: device or worker),
+    category, grid (or any below it), incident, and not before ``since`` (on ``time_column``)."""
+    return (
+        Where()
+        .add(f"{source_column} = %(source)s", source=source)
+        .add("category = %(category)s", category=category)
+        .add(grid_clause(), grid_id=grid_id)
+        .add("incident_id = %(incident_id)s", incident_id=incident_id)
+        .add(f"{time_column} >= %(since)s", since=since)
+    )
