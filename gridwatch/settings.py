@@ -60,12 +60,15 @@ class IngestSettings(BaseModel):
                                       "limits (wall clock); a limit is met at most this late")
     escalation_batch_max: int = Field(500, ge=1, description="most incidents escalated in one transaction; "
                                       "a full round is followed by the next at once")
+    snapshot_retention_days: float = Field(90.0, ge=0, description="evidence pictures older than this (by when "
+                                           "they were taken) are deleted; 0 keeps them forever")
+    snapshot_prune_every_s: float = Field(3600.0, gt=0, description="how often the snapshot consumer deletes "
+                                          "pictures past their retention")
 
 
 class EdgeSettings(BaseModel):
     spool_dir: Path = Path("var/edge-spool")
     metrics_port: int = Field(9102, ge=0)
-    snapshot_dir: Path = Path("var/snapshots")
 
 
 class Settings(BaseSettings):

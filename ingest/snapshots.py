@@ -9,13 +9,18 @@ once), send the bad ones to the deadletter topic, and only then commit the offse
 A rejected picture's dead letter keeps at most ``DEAD_LETTER_BYTES`` of it (base64): the whole of
 a near-1 MB JPEG would not fit in a Kafka message once encoded, and the reason, key and size are
 what an operator needs.
+
+Pictures past ``ingest.snapshot_retention_days`` are deleted by the same thread, once per
+``ingest.snapshot_prune_every_s`` (``ingest.snapshot_retention``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -27,6 +32,7 @@ from gridwatch.deadletter import DeadLetter
 from gridwatch.kafka import make_consumer, make_producer, next_offsets
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot, SnapshotError
+from ingest.snapshot_retention import prune_snapshots, retention_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class SnapshotMetrics:
     stored: Counter
     duplicates: Counter
     rejected: Counter
+    pruned: Counter
     bytes: Histogram
 
     @classmethod
@@ -57,6 +64,8 @@ class SnapshotMetrics:
             duplicates=Counter("gridwatch_ingest_snapshots_duplicate", "snapshots already stored", registry=registry),
             rejected=Counter("gridwatch_ingest_snapshots_rejected", "snapshot messages sent to the deadletter topic",
                              registry=registry),
+            pruned=Counter("gridwatch_ingest_snapshots_pruned", "snapshots deleted past their retention",
+                           registry=registry),
             bytes=Histogram("gridwatch_ingest_snapshot_bytes", "size of stored snapshots", registry=registry,
                             buckets=(10_000, 30_000, 60_000, 100_000, 200_000, 400_000, 700_000, 1_000_000)),
         )
@@ -92,6 +101,7 @@ class SnapshotConsumer:
         self.consumer = consumer
         self.producer = producer
         self.metrics = metrics
+        self._pruned_at: float | None = None  # monotonic; None = not yet since start
 
     @classmethod
     def connect(cls, settings: Settings, registry: CollectorRegistry) -> "SnapshotConsumer":
@@ -126,6 +136,21 @@ class SnapshotConsumer:
             log.info("snapshots stored", extra={"stored": stored, "duplicates": len(snapshots) - stored})
         return stored
 
+    def prune_if_due(self, now: datetime | None = None) -> int:
+        """Delete the pictures past retention when ``snapshot_prune_every_s`` has passed since the last
+        time (or at start); returns how many went."""
+        settings = self.settings.ingest
+        due = self._pruned_at is None or time.monotonic() - self._pruned_at >= settings.snapshot_prune_every_s
+        cutoff = retention_cutoff(now or datetime.now(timezone.utc), settings.snapshot_retention_days)
+        if not due or cutoff is None:
+            return 0
+        deleted = prune_snapshots(self.conn, cutoff)
+        self._pruned_at = time.monotonic()
+        self.metrics.pruned.inc(deleted)
+        if deleted:
+            log.info("snapshots past retention deleted", extra={"deleted": deleted, "taken_before": cutoff.isoformat()})
+        return deleted
+
     def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
@@ -144,6 +169,7 @@ class SnapshotConsumer:
         while not stop.is_set():
             try:
                 self.run_once()
+                self.prune_if_due()
                 backoff.reset()
             except Exception:  # noqa: BLE001 - the consumer must outlive a broker or database outage
                 log.exception("snapshot batch failed; will re-read it")

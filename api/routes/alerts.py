@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import ConnDep, PagingDep
+from api.deps import ConnDep, PagingDep, SettingsDep
 from api.schemas import AlertPublic, Page
 from api.store.alerts import AlertFilters, list_alerts
 from api.store.snapshots import get_snapshot
-from gridwatch.snapshot import CONTENT_TYPE
 from gridwatch.contracts import UtcTime
+from gridwatch.snapshot import CONTENT_TYPE
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -39,10 +39,10 @@ def get_alerts(
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "the evidence JPEG"},
                404: {"description": "no snapshot for this alert (the message says why)"}},
 )
-def get_alert_snapshot(alert_id: str, conn: ConnDep) -> Response:
+def get_alert_snapshot(alert_id: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """The picture the edge took when it raised the alert: zones, boxes and the alert's text drawn on.
-    It never changes once stored, so clients may cache it."""
-    snapshot = get_snapshot(conn, alert_id)
+    It never changes once stored, so clients may cache it; it is deleted after the retention."""
+    snapshot = get_snapshot(conn, alert_id, settings.ingest.snapshot_retention_days)
     headers = {"Cache-Control": "private, max-age=86400", "X-Camera-Id": snapshot.camera_id,
                "Last-Modified": snapshot.taken_at.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")}
     return Response(snapshot.jpeg, media_type=CONTENT_TYPE, headers=headers)

@@ -160,7 +160,7 @@ def settings_factory(
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
         "api": {"host": "127.0.0.1", "port": free_port()},
         "ingest": {"metrics_port": 0},
-        "edge": {"spool_dir": tmp_path / "edge-spool", "snapshot_dir": tmp_path / "snapshots", "metrics_port": 0},
+        "edge": {"spool_dir": tmp_path / "edge-spool", "metrics_port": 0},
         "log_format": "console",
     }
     topics: set[str] = set()
