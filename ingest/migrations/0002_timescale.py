@@ -10,6 +10,8 @@ tests/integration/test_timescale_ddl.py.
 
 from yoyo import step
 
+from ingest.timescale import is_continuous_aggregate, timescale_available
+
 __transactional__ = False
 
 RETENTION = "INTERVAL '180 days'"
@@ -22,14 +24,9 @@ HOURLY_SELECT = """
 """
 
 
-def _timescale_available(cursor) -> bool:
-    cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
-    return cursor.fetchone() is not None
-
-
 def apply(conn):
     cursor = conn.cursor()
-    if not _timescale_available(cursor):
+    if not timescale_available(cursor):
         cursor.execute(
             "CREATE VIEW alerts_hourly_by_grid AS"
             + HOURLY_SELECT.format(bucket="date_trunc('hour', observed_at)")
@@ -52,21 +49,11 @@ def apply(conn):
     )
 
 
-def _is_continuous_aggregate(cursor) -> bool:
-    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
-    if cursor.fetchone() is None:
-        return False
-    cursor.execute(
-        "SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'alerts_hourly_by_grid'"
-    )
-    return cursor.fetchone() is not None
-
-
 def rollback(conn):
     # DROP VIEW refuses a continuous aggregate; its refresh policy goes with it. The hypertables
     # and their retention policies stay (a hypertable cannot be turned back), and apply skips them.
     cursor = conn.cursor()
-    if _is_continuous_aggregate(cursor):
+    if is_continuous_aggregate(cursor, "alerts_hourly_by_grid"):
         cursor.execute("DROP MATERIALIZED VIEW alerts_hourly_by_grid")
     else:
         cursor.execute("DROP VIEW IF EXISTS alerts_hourly_by_grid")

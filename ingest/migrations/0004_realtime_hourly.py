@@ -9,21 +9,13 @@ databases answer alike.
 
 from yoyo import step
 
-
-def _is_continuous_aggregate(cursor) -> bool:
-    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
-    if cursor.fetchone() is None:
-        return False
-    cursor.execute(
-        "SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'alerts_hourly_by_grid'"
-    )
-    return cursor.fetchone() is not None
+from ingest.timescale import is_continuous_aggregate
 
 
 def _materialized_only(value: str):
     def run(conn):
         cursor = conn.cursor()
-        if _is_continuous_aggregate(cursor):
+        if is_continuous_aggregate(cursor, "alerts_hourly_by_grid"):
             cursor.execute(f"ALTER MATERIALIZED VIEW alerts_hourly_by_grid SET (timescaledb.materialized_only = {value})")
 
     return run
