@@ -7,11 +7,23 @@ import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
+from psycopg import Connection
+from psycopg.rows import DictRow
+from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
-from api.deps import ConnDep, MetricsDep, PagingDep, PublisherDep, RawBodyDep, SettingsDep
+from api.deps import (
+    ConnDep,
+    MetricsDep,
+    PagingDep,
+    PoolDep,
+    PublisherDep,
+    RawBodyDep,
+    SettingsDep,
+)
 from api.errors import field_errors
 from api.metrics import ApiMetrics
 from api.publisher import KafkaPublisher, KafkaUnavailable
@@ -34,11 +46,13 @@ REPORT_BODY: dict[str, Any] = {
 @router.post("/patrol-reports", status_code=202, openapi_extra=REPORT_BODY,
              responses={422: {"description": "invalid report; kept as a dead letter"},
                         503: {"description": "Kafka did not acknowledge in time; retry"}})
-def create_patrol_report(raw: RawBodyDep, settings: SettingsDep, publisher: PublisherDep,
-                         metrics: MetricsDep) -> PatrolReportAccepted:
+def create_patrol_report(raw: RawBodyDep, settings: SettingsDep, publisher: PublisherDep, metrics: MetricsDep,
+                         pool: PoolDep) -> PatrolReportAccepted:
     """Hand a worker's report to Kafka and answer 202 only once Kafka acknowledged it (acks=all),
-    so an accepted report survives an API crash; the ingest then stores it and joins an incident."""
+    so an accepted report survives an API crash; the ingest then stores it and joins an incident.
+    A ``grid_id`` the loaded grid map does not have is refused (422) like any other bad field."""
     body = _validate_or_keep(raw, settings, publisher, metrics)
+    _check_grid(body, raw, pool, settings, publisher, metrics)
     report = body.to_report(received_at=datetime.now(timezone.utc))
     topic = settings.kafka.topics.reports
     try:
@@ -57,6 +71,30 @@ def _validate_or_keep(raw: bytes, settings: Settings, publisher: KafkaPublisher,
     except ValidationError as exc:
         _keep_dead_letter(raw, explain(exc).replace("Value error, ", ""), settings, publisher, metrics)
         raise RequestValidationError(field_errors(exc), body=raw) from exc
+
+
+def _check_grid(body: PatrolReportCreate, raw: bytes, pool: ConnectionPool[Connection[DictRow]],
+                settings: Settings, publisher: KafkaPublisher, metrics: ApiMetrics) -> None:
+    """Refuse a stated grid the loaded map does not have (a typo, or an app with an old map). With no
+    map loaded, or the database unreachable, the report goes on: the ingest ignores a grid it does not
+    know and places the report by its position, and a worker's report must not wait on our database."""
+    if body.grid_id is None or _grid_known(pool, body.grid_id) is not False:
+        return
+    message = (f"grid {body.grid_id!r} is not in the loaded grid map (GET /v1/grids lists them); "
+               "leave grid_id out to place the report by its position")
+    _keep_dead_letter(raw, f"grid_id: {message}", settings, publisher, metrics)
+    raise RequestValidationError([{"type": "unknown_grid", "loc": ["body", "grid_id"], "msg": message}], body=raw)
+
+
+def _grid_known(pool: ConnectionPool[Connection[DictRow]], grid_id: str) -> bool | None:
+    """Whether the loaded map has the grid; None when no map is loaded or the database does not answer."""
+    try:
+        with pool.connection(timeout=2.0) as conn:
+            row = conn.execute("SELECT bool_or(id = %s) AS known FROM grids", (grid_id,)).fetchone()
+    except psycopg.Error as exc:  # PoolTimeout included
+        log.warning("grid of a patrol report not checked (%s); the ingest checks it", exc)
+        return None
+    return None if row is None else row["known"]
 
 
 def _keep_dead_letter(raw: bytes, reason: str, settings: Settings, publisher: KafkaPublisher,

@@ -14,7 +14,7 @@ from gridwatch.contracts import PatrolReport
 from gridwatch.deadletter import DeadLetter
 from gridwatch.settings import KafkaSettings, Settings
 
-from .test_api_support import FAST, consume
+from .test_api_support import FAST, consume, insert_grid
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ("tests.integration.test_api_support",)  # fixtures: api_settings, client
@@ -57,6 +57,25 @@ def test_malformed_report_is_refused_naming_fields_and_dead_lettered(client: Tes
                    timeout_s=1) == []
     metrics = client.get("/metrics").text
     assert 'gridwatch_api_rejected_total{reason="less_than_equal",route="/v1/patrol-reports"} 1.0' in metrics
+
+
+def test_a_grid_the_loaded_map_lacks_is_refused_and_a_known_one_accepted(client: TestClient,
+                                                                         api_settings: Settings) -> None:
+    without_map = client.post("/v1/patrol-reports", json={**BODY, "grid_id": "G-9"})  # nothing to check against
+    insert_grid(api_settings.database.url, "D1", "district", None)
+    insert_grid(api_settings.database.url, "G1", "grid", "D1")
+
+    unknown = client.post("/v1/patrol-reports", json={**BODY, "grid_id": "G-9"})
+    known = client.post("/v1/patrol-reports", json={**BODY, "grid_id": "G1"})
+
+    assert (without_map.status_code, unknown.status_code, known.status_code) == (202, 422, 202)
+    assert unknown.json()["message"].startswith("1 problem: grid_id: grid 'G-9' is not in the loaded grid map")
+    [record] = consume(api_settings.kafka.bootstrap_servers, api_settings.kafka.topics.deadletter, expected=1)
+    letter = DeadLetter.from_json(record.value)
+    assert letter.key == "w-017" and letter.reason.startswith("grid_id: grid 'G-9' is not in the loaded grid map")
+    sent = consume(api_settings.kafka.bootstrap_servers, api_settings.kafka.topics.reports, expected=2)
+    assert [PatrolReport.model_validate_json(r.value).grid_id for r in sent] == ["G-9", "G1"]
+    assert 'gridwatch_api_rejected_total{reason="unknown_grid",route="/v1/patrol-reports"} 1.0' in client.get("/metrics").text
 
 
 def test_body_that_is_not_json_is_kept_verbatim(client: TestClient, api_settings: Settings) -> None:
