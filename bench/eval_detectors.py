@@ -1,7 +1,7 @@
 """Precision and recall of GridWatch's detectors on the labelled media in ../shared/media.
 
-    .venv/bin/python bench/eval_detectors.py [--backend onnx_centernet|onnx_nanodet] [--skip-fire]
-        [--fresh] [--timing-images 8]
+    .venv/bin/python bench/eval_detectors.py [--backend onnx_centernet|onnx_nanodet] [--input-size 320]
+        [--input-height 384] [--skip-fire] [--fresh] [--timing-images 8]
 
 Thresholds and verification parameters were chosen on the *tune* half of the images
 (bench/tune_detectors.py; the split is fixed and documented in bench/media.py) and the *test* half is
@@ -16,8 +16,10 @@ the headline; tune and the full set are printed beside it. Targets from the issu
 - parking: a PKLot space is "occupied" when a vehicle box's centre lies in the space's contour, or
   the contour's centre lies in a vehicle box; accuracy over all labelled spaces.
 Model outputs are cached in .cache/eval_detectors (``--fresh`` re-runs the models). Speed is measured
-separately on the first ``--timing-images`` images of each set, every configuration against the
-camera default (whole frame) in the same run, with the load average printed beside it.
+separately on the first ``--timing-images`` images of each set, every configuration against
+CenterNet 512 on the whole frame (the reference row) in the same run, with the load average printed
+beside it. ``--input-size`` / ``--input-height`` run the COCO model at another input (the crowd and
+parking views are the same; only what each view is resized to changes).
 """
 
 from __future__ import annotations
@@ -248,6 +250,7 @@ def eval_parking(config: BackendConfig, fresh: bool) -> None:
         for truth, contour in spaces(MEDIA / "parking" / item.row["annotation"]):
             results.append((item.half, truth, occupied(contour, vehicles.xyxy)))
     print(f"\nparking: vehicle presence per labelled PKLot space, vehicle score >= {min_conf}, "
+          f"{config.type} input {config.input_size}x{config.input_height or config.input_size}, "
           f"tiles {config.tiles}x{config.tiles} + whole frame (no parameter tuned on these frames)")
     for half in HALVES:
         sel = [(t, p) for h, t, p in results if half == "all" or h == half]
@@ -278,7 +281,7 @@ def load_average() -> str:
 
 
 def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
-    """ms per image of each configuration, and its ratio to the first of its media set."""
+    """ms per image of each configuration, and its ratio to the first of its media set (the reference)."""
     print(f"\nspeed: mean ms per image over the first {n} images of each set, 2 threads; the settings of a set "
           f"take turns on each image; ratios to the set's first row")
     for folder in dict.fromkeys(f for f, _, _ in named):
@@ -291,17 +294,30 @@ def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
             print(f"    {name:<58} {ms:7.0f} ms  x{ms / times[0]:.2f}")
 
 
+REFERENCE = ("reference: CenterNet 512, whole frame", CenterNetConfig())
+
+
+def coco_backend(name: str, input_size: int | None, input_height: int | None) -> BackendConfig:
+    """The COCO backend to evaluate: its own input size unless ``input_size`` / ``input_height`` say."""
+    config: BackendConfig = CenterNetConfig() if name == "onnx_centernet" else NanoDetConfig()
+    size = {"input_size": input_size, "input_height": input_height}
+    return config.model_copy(update={k: v for k, v in size.items() if v is not None})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
+    ap.add_argument("--input-size", type=int, help="COCO model input width (and height unless --input-height)")
+    ap.add_argument("--input-height", type=int, help="COCO model input height, e.g. 384 with --input-size 512")
     ap.add_argument("--skip-fire", action="store_true", help="skip the fire model (needs torch; 0.3-4 s/image)")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
     ap.add_argument("--timing-images", type=int, default=8, help="images per configuration for ms/image (0: skip)")
     args = ap.parse_args()
     if not MEDIA.is_dir():
         sys.exit(f"{MEDIA} not found")
-    base: BackendConfig = CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig()
-    print(f"COCO backend: {args.backend} ({base.model}), threads={base.threads}; {load_average()}")
+    base = coco_backend(args.backend, args.input_size, args.input_height)
+    print(f"COCO backend: {args.backend} ({base.model}) input {base.input_size}x{base.input_height or base.input_size}, "
+          f"threads={base.threads}; {load_average()}")
     setups = crowd_setups(base)
     eval_crowd(setups, args.fresh)
     parking = base.model_copy(update={"tiles": PARKING_TILES})
@@ -312,8 +328,9 @@ def main() -> None:
         chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
         eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify)
     if args.timing_images:
-        named = [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
-        named += [("parking", "whole frame", base), ("parking", "tiles 2", parking)]
+        named = [("crowd", *REFERENCE)]
+        named += [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
+        named += [("parking", *REFERENCE), ("parking", "whole frame", base), ("parking", "tiles 2", parking)]
         if not args.skip_fire:
             named += [("fire", f"yolov8s-fire-smoke @{c.imgsz}", c) for c in fire_models]
         eval_speed(named, args.timing_images)
