@@ -77,7 +77,7 @@ class CrowdSetup:
 def crowd_setups(base: BackendConfig) -> list[CrowdSetup]:
     low = base.model_copy(update={"confidence": 0.1})
     return [
-        CrowdSetup("camera default: whole frame, rule defaults", base, CrowdZoneConfig()),
+        CrowdSetup("whole frame, rule defaults", base, CrowdZoneConfig()),
         CrowdSetup("before: tiles 2 (whole + 2x2), persons >= 0.25, every box",
                    low.model_copy(update={"tiles": 2}), CrowdZoneConfig(min_confidence=0.25, duplicate_overlap=None)),
         # Chosen before on the tune half (bench/tune_detectors.py, lowest mean |count error|): the whole
