@@ -9,7 +9,8 @@ higher score for whole-frame boxes (``whole_frame_confidence``: the whole frame 
 third of a tile's resolution, so its weak boxes are more often wrong), and the crowd rule's
 ``duplicate_overlap``. Each view's model output is cached (shared with bench/eval_detectors.py), the
 whole frame apart from the tiles, and combined here as ``Backend.detect`` combines them (class-wise
-NMS at IoU 0.5 over the views' boxes). Selection rule, fixed before looking at the test half: the
+NMS at IoU 0.5 over the views' boxes). ``whole_frame_confidence`` is simulated here only: the
+backend has no such option, so a setting that needs it would need one first. Selection rule, fixed before looking at the test half: the
 highest share of tune images whose count is within 20 % of the label (the issue's target), ties
 to the lower mean |count error|, then to fewer inferences. bench/eval_detectors.py reports the
 sample camera's test half (the headline) through the backend's own code; ``--test`` prints the
