@@ -1,7 +1,7 @@
 """Precision and recall of GridWatch's detectors on the labelled media in ../shared/media.
 
-    .venv/bin/python bench/eval_detectors.py [--backend onnx_centernet|onnx_nanodet] [--skip-fire]
-        [--fresh] [--timing-images 8]
+    .venv/bin/python bench/eval_detectors.py [--backend onnx_centernet|onnx_nanodet] [--input-size 320]
+        [--input-height 384] [--skip-fire] [--fresh] [--timing-images 8]
 
 Thresholds and verification parameters were chosen on the *tune* half of the images
 (bench/tune_detectors.py; the split is fixed and documented in bench/media.py) and the *test* half is
@@ -16,8 +16,10 @@ the headline; tune and the full set are printed beside it. Targets from the issu
 - parking: a PKLot space is "occupied" when a vehicle box's centre lies in the space's contour, or
   the contour's centre lies in a vehicle box; accuracy over all labelled spaces.
 Model outputs are cached in .cache/eval_detectors (``--fresh`` re-runs the models). Speed is measured
-separately on the first ``--timing-images`` images of each set, every configuration against the
-camera default (whole frame) in the same run, with the load average printed beside it.
+separately on the first ``--timing-images`` images of each set, every configuration against
+CenterNet 512 on the whole frame (the reference row) in the same run, with the load average printed
+beside it. ``--input-size`` / ``--input-height`` run the COCO model at another input (the crowd and
+parking views are the same; only what each view is resized to changes).
 """
 
 from __future__ import annotations
@@ -42,15 +44,18 @@ sys.path.insert(0, str(REPO))
 from bench.media import MEDIA, Item, cached, items, select  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig, build_backend  # noqa: E402
 from detectors.backends.base import Backend  # noqa: E402
-from detectors.config import FireDetectorConfig  # noqa: E402
+from detectors.config import CameraDetectorsConfig, FireDetectorConfig  # noqa: E402
 from detectors.crowd import CrowdZoneConfig, drop_nested  # noqa: E402
 from detectors.fire import FireVerifyConfig, verify_image  # noqa: E402
 from detectors.labels import PERSON, VEHICLES  # noqa: E402
 from detectors.parking import ParkingZoneConfig, nms_any_class  # noqa: E402
 from detectors.types import Detections  # noqa: E402
+from edge.config import CameraConfig  # noqa: E402
+from gridwatch.configfile import load_yaml_model  # noqa: E402
 
 TARGETS = {"fire_precision": 0.90, "fire_recall": 0.80, "crowd_within": 0.20, "parking_accuracy": 0.90}
 HALVES = ("test", "tune", "all")
+WAITING_ROOM = REPO / "configs" / "cameras" / "waiting-room-sample.yaml"
 FIRE_RAW_CONFIDENCE = 0.05  # the model's boxes are cached from here; verification raises the bar
 
 # What main shipped before this evaluation, printed as the reference row.
@@ -72,17 +77,33 @@ class CrowdSetup:
 def crowd_setups(base: BackendConfig) -> list[CrowdSetup]:
     low = base.model_copy(update={"confidence": 0.1})
     return [
-        CrowdSetup("camera default: whole frame, rule defaults", base, CrowdZoneConfig()),
+        CrowdSetup("whole frame, rule defaults", base, CrowdZoneConfig()),
         CrowdSetup("before: tiles 2 (whole + 2x2), persons >= 0.25, every box",
                    low.model_copy(update={"tiles": 2}), CrowdZoneConfig(min_confidence=0.25, duplicate_overlap=None)),
-        # Chosen on the tune half (bench/tune_detectors.py, lowest mean |count error|): the whole frame
-        # and a 16:9 1920x1080 view as two ~square tiles, each padded to a square; 3 inferences.
-        CrowdSetup("chosen: whole + tile_grid [2, 1], letterbox, persons >= 0.20",
+        # Chosen before on the tune half (bench/tune_detectors.py, lowest mean |count error|): the whole
+        # frame and a 16:9 1920x1080 view as two ~square tiles, each padded to a square; 3 inferences.
+        CrowdSetup("previous: whole + tile_grid [2, 1], letterbox, persons >= 0.20, overlap 0.8",
                    low.model_copy(update={"tile_grid": (2, 1), "letterbox": True}), CrowdZoneConfig(min_confidence=0.2)),
         # The cheapest view that came close on the tune half: 1 inference.
         CrowdSetup("budget: whole frame, letterbox, persons >= 0.14, overlap 0.7",
                    low.model_copy(update={"letterbox": True}), CrowdZoneConfig(min_confidence=0.14, duplicate_overlap=0.7)),
     ]
+
+
+def sample_camera_setup(path: Path = WAITING_ROOM) -> CrowdSetup:
+    """What the sample crowd camera runs as configured (its backend, its zone's crowd rule), whatever
+    ``--backend`` says: the settings bench/tune_crowd.py chose on the tune half."""
+    camera = load_yaml_model(path, CameraConfig)
+    rule = next(z.crowd for z in camera.zones if z.crowd is not None)
+    backend = (camera.detectors or CameraDetectorsConfig()).backend
+    return CrowdSetup(f"sample camera {path.name}: {view_name(backend)}, persons >= {rule.min_confidence:.2f}, "
+                      f"overlap {rule.duplicate_overlap}", backend, rule)
+
+
+def view_name(config: BackendConfig) -> str:
+    size = f"{config.type} {config.input_size}x{config.input_height or config.input_size}"
+    grid = f" + tile_grid {list(config.tile_grid)}" if config.tile_grid else ""
+    return f"{size}, whole{grid}{', letterbox' if config.letterbox else ''}"
 
 
 PARKING_TILES = 2  # an overview camera of a whole car park (1280x720, cars 40-120 px): 2x2 tiles + whole frame
@@ -248,6 +269,7 @@ def eval_parking(config: BackendConfig, fresh: bool) -> None:
         for truth, contour in spaces(MEDIA / "parking" / item.row["annotation"]):
             results.append((item.half, truth, occupied(contour, vehicles.xyxy)))
     print(f"\nparking: vehicle presence per labelled PKLot space, vehicle score >= {min_conf}, "
+          f"{config.type} input {config.input_size}x{config.input_height or config.input_size}, "
           f"tiles {config.tiles}x{config.tiles} + whole frame (no parameter tuned on these frames)")
     for half in HALVES:
         sel = [(t, p) for h, t, p in results if half == "all" or h == half]
@@ -278,7 +300,7 @@ def load_average() -> str:
 
 
 def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
-    """ms per image of each configuration, and its ratio to the first of its media set."""
+    """ms per image of each configuration, and its ratio to the first of its media set (the reference)."""
     print(f"\nspeed: mean ms per image over the first {n} images of each set, 2 threads; the settings of a set "
           f"take turns on each image; ratios to the set's first row")
     for folder in dict.fromkeys(f for f, _, _ in named):
@@ -291,18 +313,31 @@ def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
             print(f"    {name:<58} {ms:7.0f} ms  x{ms / times[0]:.2f}")
 
 
+REFERENCE = ("reference: CenterNet 512, whole frame", CenterNetConfig())
+
+
+def coco_backend(name: str, input_size: int | None, input_height: int | None) -> BackendConfig:
+    """The COCO backend to evaluate: its own input size unless ``input_size`` / ``input_height`` say."""
+    config: BackendConfig = CenterNetConfig() if name == "onnx_centernet" else NanoDetConfig()
+    size = {"input_size": input_size, "input_height": input_height}
+    return config.model_copy(update={k: v for k, v in size.items() if v is not None})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
+    ap.add_argument("--input-size", type=int, help="COCO model input width (and height unless --input-height)")
+    ap.add_argument("--input-height", type=int, help="COCO model input height, e.g. 384 with --input-size 512")
     ap.add_argument("--skip-fire", action="store_true", help="skip the fire model (needs torch; 0.3-4 s/image)")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
     ap.add_argument("--timing-images", type=int, default=8, help="images per configuration for ms/image (0: skip)")
     args = ap.parse_args()
     if not MEDIA.is_dir():
         sys.exit(f"{MEDIA} not found")
-    base: BackendConfig = CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig()
-    print(f"COCO backend: {args.backend} ({base.model}), threads={base.threads}; {load_average()}")
-    setups = crowd_setups(base)
+    base = coco_backend(args.backend, args.input_size, args.input_height)
+    print(f"COCO backend: {args.backend} ({base.model}) input {base.input_size}x{base.input_height or base.input_size}, "
+          f"threads={base.threads}; {load_average()}")
+    setups = crowd_setups(base) + [sample_camera_setup()]
     eval_crowd(setups, args.fresh)
     parking = base.model_copy(update={"tiles": PARKING_TILES})
     eval_parking(parking, args.fresh)
@@ -312,8 +347,9 @@ def main() -> None:
         chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
         eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify)
     if args.timing_images:
-        named = [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
-        named += [("parking", "whole frame", base), ("parking", "tiles 2", parking)]
+        named = [("crowd", *REFERENCE)]
+        named += [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
+        named += [("parking", *REFERENCE), ("parking", "whole frame", base), ("parking", "tiles 2", parking)]
         if not args.skip_fire:
             named += [("fire", f"yolov8s-fire-smoke @{c.imgsz}", c) for c in fire_models]
         eval_speed(named, args.timing_images)

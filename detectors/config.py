@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.backends import BackendConfig, CenterNetConfig, UltralyticsConfig
+from detectors.backends import BackendConfig, NanoDetConfig, UltralyticsConfig
 from detectors.calibration import CalibrationConfig
 from detectors.confirm import ConfirmConfig
 from detectors.fire import FireVerifyConfig
@@ -42,11 +42,25 @@ class FireDetectorConfig(DetectorConfigModel):
     confirm: ConfirmConfig = ConfirmConfig(k=3, n=5, min_duration_s=2.0, clear_s=10.0, cooldown_s=120.0)
 
 
+def default_coco_backend() -> NanoDetConfig:
+    """A camera's COCO model when its site file names none: NanoDet at 320 x 320 on one thread.
+
+    Measured on this 2-core machine (README "Detector speed", models/cards/nanodet-coco.md): about
+    6 cameras at 2 fps per core against CenterNet 512's 3.5, parking occupancy 0.932 on the PKLot test
+    half with 2x2 tiles (CenterNet 512: 0.935), and the vtest crowd and parking checks pass. One thread,
+    because cameras share the cores: two threads per model make four cameras fight over two cores.
+    Crowd counting on wide high-resolution views stays a per-camera CenterNet setting
+    (configs/cameras/waiting-room-sample.yaml).
+    """
+    return NanoDetConfig(input_size=320, threads=1)
+
+
 class CameraDetectorsConfig(DetectorConfigModel):
     """Which models a camera runs and how its rules confirm, repeat and cool down."""
 
     backend: BackendConfig = Field(
-        default_factory=CenterNetConfig, description="the COCO object model shared by crowd and parking"
+        default_factory=default_coco_backend,
+        description="the COCO object model shared by crowd and parking (default: NanoDet at 320 px, one thread)",
     )
     fire: FireDetectorConfig | None = Field(None, description="fire/smoke detection; off unless set")
     tracker: TrackerConfig = TrackerConfig()

@@ -71,7 +71,7 @@ def test_vtest_camera_alert_and_snapshot_reach_the_api(settings_factory, tmp_pat
     cut_video(tmp_path / "gate.avi", 12)
     settings: Settings = settings_factory()
     camera = {"id": "cam-vtest", "source": "gate.avi", "lat": 37.86143, "lon": 112.55340, "zones": [VAN_BAY],
-              "detectors": {"backend": {"type": "onnx_centernet"}, "frame_rate": 2}}
+              "detectors": {"frame_rate": 2}}  # the default COCO model
     site, path = write_site(tmp_path, buttons=[], cameras=[camera])
     with running_ingest(settings, SAMPLE_GRIDS), running_snapshot_consumer(settings) as consumer:
         with running_agent(settings, site, path) as agent:

@@ -1,8 +1,9 @@
 """Crowd and parking on real footage: ../shared/media/video/vtest.avi (campus walkway, 768x576, 10 fps).
 
 The scene: 3-9 people walk across the walkway at any time; a white van and a car stand parked top
-right for the whole 79.5 s. Frames are taken at 2 fps and detected once per module with the
-CenterNet ONNX model; each test then runs its rules over those tracked detections. Skips (with
+right for the whole 79.5 s. Frames are taken at 2 fps and detected once per module with a camera's
+default COCO model (``CameraDetectorsConfig().backend``); each test then runs its rules over those
+tracked detections. Skips (with
 the reason) when the footage or the model is not beside the repo.
 """
 
@@ -14,14 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
-from detectors.backends import CenterNetConfig, build_backend
+from detectors.backends import build_backend
 from detectors.config import CameraDetectorsConfig, MotionGateConfig
-from detectors.crowd import CrowdRule, CrowdZoneConfig
 from detectors.confirm import ConfirmConfig
+from detectors.crowd import CrowdRule, CrowdZoneConfig
 from detectors.labels import PERSON, VEHICLES
 from detectors.models import ModelError
 from detectors.parking import ParkingRule, ParkingZoneConfig
-from detectors.pipeline import CameraDetectors, ZoneRules
+from detectors.pipeline import CameraDetectors
 from detectors.tracking import Tracker
 from detectors.types import Detections, TimedFrame
 from detectors.zones import Zone
@@ -61,7 +62,7 @@ def frames() -> list[TimedFrame]:
 @pytest.fixture(scope="module")
 def tracked(frames: list[TimedFrame]) -> list[tuple[float, Detections]]:
     try:
-        backend = build_backend(CenterNetConfig())
+        backend = build_backend(CameraDetectorsConfig().backend)
     except ModelError as exc:
         pytest.skip(str(exc))
     tracker = Tracker(frame_rate=10.0 / STEP)
