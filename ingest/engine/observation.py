@@ -8,8 +8,6 @@ from typing import Any
 from gridwatch.contracts import Alert, Observation, event_time
 from ingest.engine.rules import EngineConfig
 
-SEVERITY_KEYS = ("count", "dwell_s", "area_ratio", "growth", "zone_kind")
-
 
 @dataclass(slots=True)
 class Obs:
@@ -25,7 +23,7 @@ class Obs:
     track: str | None
     zone: str | None
     confidence: float
-    severity: dict[str, Any] = field(default_factory=dict)
+    severity: dict[str, Any] = field(default_factory=dict)  # an alert's attributes, read, never copied or changed
     stated_grid: str | None = None  # the grid a patrol report was filed under, if it says
     fix_grid: str | None = None  # with a stated grid: the grid of the report's own position fix
 
@@ -78,7 +76,7 @@ class ObsReader:
                 observation.lat, observation.lon,
                 min(max_m, self._alert_sigma(observation.category) if sigma is None else sigma), observation.device_id,
                 str(track) if track is not None else None, str(zone) if zone is not None else None,
-                observation.confidence, {k: attrs[k] for k in SEVERITY_KEYS if k in attrs} if attrs else {},
+                observation.confidence, attrs,
             )
         extra = observation.model_extra or {}
         sigma = _stated_accuracy(extra)
