@@ -93,7 +93,8 @@ class IncidentEngine:
         ``publish=False`` (replay) skips computing the changed incidents: ``finish`` computes them all once."""
         if not grids and observations:
             grids = self.grids.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
-        outcomes = [self._process(o, grids[i]) for i, o in enumerate(observations)]
+        process = self._process
+        outcomes = [process(o, g) for o, g in zip(observations, grids)]
         return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:

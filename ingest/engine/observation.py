@@ -53,6 +53,7 @@ class ObsReader:
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
+        self._max_m = config.uncertainty.max_m
         self._default_sigma: dict[str, float] = {}
 
     def _alert_sigma(self, category: str) -> float:
@@ -65,18 +66,19 @@ class ObsReader:
         return default
 
     def read(self, observation: Observation) -> Obs:
-        max_m = self.config.uncertainty.max_m
+        max_m = self._max_m
         if isinstance(observation, Alert):
-            attrs = observation.attributes
+            attrs, category = observation.attributes, observation.category
             sigma = _stated_accuracy(attrs) if "accuracy_m" in attrs else None
+            if sigma is None:
+                sigma = self._default_sigma.get(category) or self._alert_sigma(category)
             track = attrs.get("track_id")
             zone = attrs.get("zone")
             return Obs(
-                observation.id, "alert", observation.category, observation.type, observation.observed_at.timestamp(),
-                observation.lat, observation.lon,
-                min(max_m, self._alert_sigma(observation.category) if sigma is None else sigma), observation.device_id,
-                str(track) if track is not None else None, str(zone) if zone is not None else None,
-                observation.confidence, attrs,
+                observation.id, "alert", category, observation.type, observation.observed_at.timestamp(),
+                observation.lat, observation.lon, sigma if sigma < max_m else max_m,  # min(max_m, sigma)
+                observation.device_id, str(track) if track is not None else None,
+                str(zone) if zone is not None else None, observation.confidence, attrs,
             )
         extra = observation.model_extra or {}
         sigma = _stated_accuracy(extra)

@@ -53,6 +53,18 @@ def member_risk(obs: Obs, config: EngineConfig) -> str:
     return risk
 
 
+def _risk(members: list[Obs], config: EngineConfig) -> str:
+    """The highest risk any member calls for (the search stops at the top of the scale)."""
+    top, highest = len(RISK_ORDER) - 1, 0
+    for obs in members:
+        rank = RISK_RANK[member_risk(obs, config)]
+        if rank > highest:
+            highest = rank
+            if rank == top:
+                break
+    return RISK_ORDER[highest]
+
+
 def _time(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=UTC)
 
@@ -161,7 +173,7 @@ def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float
         reason += "; outside every grid of the map"
     if as_stated:
         reason += f"; in grid {grid.grid_id} as filed by the patrol (position fix ±{sigma_m:.0f} m)"
-    risk = RISK_ORDER[max(RISK_RANK[member_risk(o, config)] for o in members)]
+    risk = _risk(members, config)
     return Incident(
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
