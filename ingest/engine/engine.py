@@ -63,6 +63,7 @@ class IncidentEngine:
         self.grids = grids
         self._keep_finished = keep_finished
         self.config = config or EngineConfig()
+        self._corroborating, self._lateness_s = self.config.corroborating, self.config.lateness_s
         self._cell_m: dict[str, float] = {}  # category -> the side of its cells
         self._window_of: dict[str, float] = {}  # category -> its rule's window_s
         self._cells: dict[Key, list[Obs]] = defaultdict(list)  # in arrival order
@@ -188,15 +189,16 @@ class IncidentEngine:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         target = self._target(obs)
         self._reopen_if_resolved(target, obs)
-        target.add(obs, self.config.corroborating)
+        target.add(obs, self._corroborating)
         self._cluster_of[obs.id] = target
-        key = self._key(obs.category, obs.lat, obs.lon)
+        category = obs.category
+        key = (category, *cell_of(obs.lat, obs.lon, self._cell_m[category]))  # ``_key``: ``_target`` sized the cells
         cell = self._cells[key]
         if cell and obs.t < cell[-1].t:
             self._unsorted.add(key)
         cell.append(obs)
         self._groups[key].setdefault(target, []).append(obs)
-        expiry = obs.t + self._window_of[obs.category] + self.config.lateness_s
+        expiry = obs.t + self._window_of[category] + self._lateness_s
         held = self._cell_expiry.get(key)
         if held is None or expiry < held:
             self._cell_expiry[key] = expiry
