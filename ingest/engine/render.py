@@ -69,6 +69,21 @@ def _time(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=UTC)
 
 
+def _whys(members: list[Obs], links: Links) -> list[dict[str, Any]]:
+    """``_why`` of every member, the usual answer (a link to the member just before) tried inline."""
+    reason, whys = links.reason, [_why(members, 0, links)]
+    for i in range(1, len(members)):
+        obs = members[i]
+        found = reason(obs, members[i - 1])
+        if found is None:
+            whys.append(_why(members, i, links))
+        else:
+            rule, distance, gap = found
+            whys.append({"id": obs.id, "kind": "alert" if obs.kind == "alert" else "report", "rule": rule,
+                         "distance_m": round(distance, 1), "gap_s": round(gap, 3)})
+    return whys
+
+
 def _why(members: list[Obs], i: int, links: Links) -> dict[str, Any]:
     """The rule tying member ``i`` to the member nearest to it in time that it links with
     (earlier ones first), with their distance and time gap: a ``Member``'s fields (the Incident
@@ -178,7 +193,7 @@ def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
         alert_ids=[o.id for o in members if o.kind == "alert"], report_ids=[o.id for o in members if o.kind == "report"],
-        grid_path=list(grid.path), members=[_why(members, i, links) for i in range(len(members))],
+        grid_path=list(grid.path), members=_whys(members, links),
         history=[{"at": _time(confirmer.t), "actor": "engine", "action": "raise", "status": "open", "reason": reason}],
         outside_grid=grid.outside,
     )
