@@ -95,7 +95,7 @@ class IncidentEngine:
         if not grids and observations:
             grids = self.grids.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
         process = self._process
-        outcomes = [process(o, g) for o, g in zip(observations, grids)]
+        outcomes = [process(o, g) for o, g in zip(observations, grids or ())]  # grids: None for an empty batch
         return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:
