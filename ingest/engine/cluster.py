@@ -88,9 +88,9 @@ class Cluster:
                 self.last_alert_t = t if self.last_alert_t is None else max(self.last_alert_t, t)
         self.published |= other.published
         self.status = most_active(self.status, other.status)
-        for name in ("first_any", "first_primary"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, min(x for x in (mine, theirs) if x is not None) if (mine or theirs) else None)
+        for name in ("first_any", "first_primary"):  # (names of their own: mypyc types ``mine`` as the box above)
+            own, taken = getattr(self, name), getattr(other, name)
+            setattr(self, name, min(x for x in (own, taken) if x is not None) if (own or taken) else None)
 
     def may_reach(self, obs: Obs, window_s: float, reach_deg: float) -> bool:
         """False when no member can be within ``window_s`` and ``reach_deg`` (a cheap bound)."""
