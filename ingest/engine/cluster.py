@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
 
+
 @dataclass(eq=False)
 class Cluster:
     members: list[Obs] = field(default_factory=list)
@@ -56,9 +57,12 @@ class Cluster:
             self.has_report = True
             return
         self.alerts += 1
-        confidence = obs.confidence
-        if confidence > self.alert_sources.get(obs.source, 0.0) or obs.source not in self.alert_sources:
-            self.alert_sources[obs.source] = max(self.alert_sources.get(obs.source, 0.0), confidence)
+        confidence, sources = obs.confidence, self.alert_sources
+        held = sources.get(obs.source)
+        if held is None:
+            sources[obs.source] = confidence if confidence > 0.0 else 0.0
+        elif confidence > held:
+            sources[obs.source] = confidence
         if confidence > self.max_confidence:
             self.max_confidence = confidence
         if self.first_alert_t is None or t < self.first_alert_t:
@@ -84,9 +88,9 @@ class Cluster:
                 self.last_alert_t = t if self.last_alert_t is None else max(self.last_alert_t, t)
         self.published |= other.published
         self.status = most_active(self.status, other.status)
-        for name in ("first_any", "first_primary"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, min(x for x in (mine, theirs) if x is not None) if (mine or theirs) else None)
+        for name in ("first_any", "first_primary"):  # (names of their own: mypyc types ``mine`` as the box above)
+            own, taken = getattr(self, name), getattr(other, name)
+            setattr(self, name, min(x for x in (own, taken) if x is not None) if (own or taken) else None)
 
     def may_reach(self, obs: Obs, window_s: float, reach_deg: float) -> bool:
         """False when no member can be within ``window_s`` and ``reach_deg`` (a cheap bound)."""

@@ -14,9 +14,11 @@ The same engine runs in the live ingest (batch by batch) and in ``gridwatch repl
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -61,9 +63,11 @@ class IncidentEngine:
         self.grids = grids
         self._keep_finished = keep_finished
         self.config = config or EngineConfig()
+        self._corroborating, self._lateness_s = self.config.corroborating, self.config.lateness_s
         self._cell_m: dict[str, float] = {}  # category -> the side of its cells
         self._window_of: dict[str, float] = {}  # category -> its rule's window_s
         self._cells: dict[Key, list[Obs]] = defaultdict(list)  # in arrival order
+        self._unsorted: set[Key] = set()  # cells whose arrival order is not event-time order
         self._groups: dict[Key, dict[Cluster, list[Obs]]] = defaultdict(dict)  # the same, by cluster
         self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
         self._reach_of: dict[str, tuple[float, float]] = {}
@@ -90,7 +94,8 @@ class IncidentEngine:
         ``publish=False`` (replay) skips computing the changed incidents: ``finish`` computes them all once."""
         if not grids and observations:
             grids = self.grids.assign_many(np.array([o.lat for o in observations]), np.array([o.lon for o in observations]))
-        outcomes = [self._process(o, grids[i]) for i, o in enumerate(observations)]
+        process = self._process
+        outcomes = [process(o, g) for o, g in zip(observations, grids or ())]  # grids: None for an empty batch
         return self._close_batch(outcomes) if publish else BatchResult(outcomes=outcomes)
 
     def process(self, observation: Observation) -> BatchResult:
@@ -184,12 +189,16 @@ class IncidentEngine:
         """Put ``obs`` in the cluster of everything it links to, merging clusters it bridges."""
         target = self._target(obs)
         self._reopen_if_resolved(target, obs)
-        target.add(obs, self.config.corroborating)
+        target.add(obs, self._corroborating)
         self._cluster_of[obs.id] = target
-        key = self._key(obs.category, obs.lat, obs.lon)
-        self._cells[key].append(obs)
+        category = obs.category
+        key = (category, *cell_of(obs.lat, obs.lon, self._cell_m[category]))  # ``_key``: ``_target`` sized the cells
+        cell = self._cells[key]
+        if cell and obs.t < cell[-1].t:
+            self._unsorted.add(key)
+        cell.append(obs)
         self._groups[key].setdefault(target, []).append(obs)
-        expiry = obs.t + self._window_of[obs.category] + self.config.lateness_s
+        expiry = obs.t + self._window_of[category] + self._lateness_s
         held = self._cell_expiry.get(key)
         if held is None or expiry < held:
             self._cell_expiry[key] = expiry
@@ -224,11 +233,12 @@ class IncidentEngine:
         linked: list[Cluster] = []
         done: set[Cluster] = set()  # clusters linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
-        t, lat = obs.t, obs.lat
+        t, lat, lon = obs.t, obs.lat, obs.lon
+        lon_reach = 4 * reach_deg  # ``Cluster.may_reach``'s bounds, inline: it runs for every cluster nearby
         decide, groups, blocks = self._links.reason_under, self._groups, self._blocks
         for category, size, rule in self._partners(obs.category):
             gap = min(window, rule.window_s)  # a pair further apart in time never links
-            key = (category, *cell_of(lat, obs.lon, size))
+            key = (category, *cell_of(lat, lon, size))
             for cell in blocks.get(key) or self._block(key):
                 group = groups.get(cell)
                 if not group:
@@ -236,11 +246,16 @@ class IncidentEngine:
                 for cluster, members in group.items():
                     if cluster in done:
                         continue
-                    if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
+                    b = cluster.box
+                    if cluster.status == "closed" or not (
+                            b[0] - window <= t <= b[1] + window and b[2] - reach_deg <= lat <= b[3] + reach_deg
+                            and b[4] - lon_reach <= lon <= b[5] + lon_reach):
                         done.add(cluster)
                         continue
                     for other in reversed(members):
-                        if abs(other.t - t) <= gap and abs(other.lat - lat) <= reach_deg and decide(obs, other, rule):
+                        # |a - b| <= c as -c <= a - b <= c: the same test without two calls of abs()
+                        if -gap <= other.t - t <= gap and -reach_deg <= other.lat - lat <= reach_deg \
+                                and decide(obs, other, rule):
                             linked.append(cluster)
                             done.add(cluster)
                             break
@@ -356,7 +371,10 @@ class IncidentEngine:
         """Forget the cell's observations that nothing arriving within the lateness can link to."""
         window, lateness = self._window_of[key[0]], self.config.lateness_s
         cell = self._cells[key]
-        expired = [i for i, obs in enumerate(cell) if obs.t + window + lateness < now]
+        if key in self._unsorted:
+            expired: Sequence[int] = [i for i, obs in enumerate(cell) if obs.t + window + lateness < now]
+        else:  # in event-time order (the usual case): the expired ones are the oldest, found by bisection
+            expired = range(bisect_left(cell, now, key=lambda obs: obs.t + window + lateness))
         losing: dict[Cluster, None] = {}  # clusters that lose members here
         for i in expired:
             cluster = self._cluster_of[cell[i].id]
@@ -371,8 +389,11 @@ class IncidentEngine:
             keep = [obs for i, obs in enumerate(cell) if i not in gone]
         if keep:
             self._cells[key] = keep
+            if key in self._unsorted and all(a.t <= b.t for a, b in pairwise(keep)):
+                self._unsorted.discard(key)
             # adding a constant is monotone in floating point: the same as the least expiry
-            self._cell_expiry[key] = min([obs.t for obs in keep]) + window + lateness
+            earliest = min([obs.t for obs in keep]) if key in self._unsorted else keep[0].t
+            self._cell_expiry[key] = earliest + window + lateness
             group = self._groups[key]
             for cluster in losing:
                 members = [o for o in group.pop(cluster) if o.t + window + lateness >= now]
@@ -381,6 +402,7 @@ class IncidentEngine:
         else:
             del self._cells[key]
             del self._cell_expiry[key]
+            self._unsorted.discard(key)
             del self._groups[key]
 
     def _retire(self, cluster: Cluster) -> None:

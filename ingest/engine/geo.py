@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from math import cos, hypot, radians
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
@@ -12,8 +13,8 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Distance on the local tangent plane (equirectangular): within 0.1 % of the great-circle
     distance below a few kilometres, which is all the engine ever compares, and much cheaper."""
     dy = (lat2 - lat1) * METRES_PER_DEG_LAT
-    dx = (lon2 - lon1) * METRES_PER_DEG_LAT * math.cos(math.radians((lat1 + lat2) / 2))
-    return math.hypot(dx, dy)
+    dx = (lon2 - lon1) * METRES_PER_DEG_LAT * cos(radians((lat1 + lat2) / 2))
+    return hypot(dx, dy)
 
 
 # Cells are sized for the narrowest longitude degree GridWatch serves (75 deg N/S), so that one

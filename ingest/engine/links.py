@@ -67,7 +67,10 @@ class Links:
 
     def reason(self, a: Obs, b: Obs) -> tuple[str, float, float] | None:
         """Why ``a`` and ``b`` are one event, as (rule, distance in m, gap in s), or None."""
-        rule = self.rule(a.category, b.category)
+        try:  # ``rule`` inline: an incident asks this for every member
+            rule = self._pairs[(a.category, b.category)]
+        except KeyError:
+            rule = self.rule(a.category, b.category)
         return None if rule is None else self.reason_under(a, b, rule)
 
     @staticmethod

@@ -8,8 +8,6 @@ from typing import Any
 from gridwatch.contracts import Alert, Observation, event_time
 from ingest.engine.rules import EngineConfig
 
-SEVERITY_KEYS = ("count", "dwell_s", "area_ratio", "growth", "zone_kind")
-
 
 @dataclass(slots=True)
 class Obs:
@@ -25,7 +23,7 @@ class Obs:
     track: str | None
     zone: str | None
     confidence: float
-    severity: dict[str, Any] = field(default_factory=dict)
+    severity: dict[str, Any] = field(default_factory=dict)  # an alert's attributes, read, never copied or changed
     stated_grid: str | None = None  # the grid a patrol report was filed under, if it says
     fix_grid: str | None = None  # with a stated grid: the grid of the report's own position fix
 
@@ -55,6 +53,7 @@ class ObsReader:
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
+        self._max_m = config.uncertainty.max_m
         self._default_sigma: dict[str, float] = {}
 
     def _alert_sigma(self, category: str) -> float:
@@ -67,18 +66,19 @@ class ObsReader:
         return default
 
     def read(self, observation: Observation) -> Obs:
-        max_m = self.config.uncertainty.max_m
+        max_m = self._max_m
         if isinstance(observation, Alert):
-            attrs = observation.attributes
+            attrs, category = observation.attributes, observation.category
             sigma = _stated_accuracy(attrs) if "accuracy_m" in attrs else None
+            if sigma is None:
+                sigma = self._default_sigma.get(category) or self._alert_sigma(category)
             track = attrs.get("track_id")
             zone = attrs.get("zone")
             return Obs(
-                observation.id, "alert", observation.category, observation.type, observation.observed_at.timestamp(),
-                observation.lat, observation.lon,
-                min(max_m, self._alert_sigma(observation.category) if sigma is None else sigma), observation.device_id,
-                str(track) if track is not None else None, str(zone) if zone is not None else None,
-                observation.confidence, {k: attrs[k] for k in SEVERITY_KEYS if k in attrs} if attrs else {},
+                observation.id, "alert", category, observation.type, observation.observed_at.timestamp(),
+                observation.lat, observation.lon, sigma if sigma < max_m else max_m,  # min(max_m, sigma)
+                observation.device_id, str(track) if track is not None else None,
+                str(zone) if zone is not None else None, observation.confidence, attrs,
             )
         extra = observation.model_extra or {}
         sigma = _stated_accuracy(extra)

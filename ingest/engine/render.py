@@ -53,8 +53,35 @@ def member_risk(obs: Obs, config: EngineConfig) -> str:
     return risk
 
 
+def _risk(members: list[Obs], config: EngineConfig) -> str:
+    """The highest risk any member calls for (the search stops at the top of the scale)."""
+    top, highest = len(RISK_ORDER) - 1, 0
+    for obs in members:
+        rank = RISK_RANK[member_risk(obs, config)]
+        if rank > highest:
+            highest = rank
+            if rank == top:
+                break
+    return RISK_ORDER[highest]
+
+
 def _time(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=UTC)
+
+
+def _whys(members: list[Obs], links: Links) -> list[dict[str, Any]]:
+    """``_why`` of every member, the usual answer (a link to the member just before) tried inline."""
+    reason, whys = links.reason, [_why(members, 0, links)]
+    for i in range(1, len(members)):
+        obs = members[i]
+        found = reason(obs, members[i - 1])
+        if found is None:
+            whys.append(_why(members, i, links))
+        else:
+            rule, distance, gap = found
+            whys.append({"id": obs.id, "kind": "alert" if obs.kind == "alert" else "report", "rule": rule,
+                         "distance_m": round(distance, 1), "gap_s": round(gap, 3)})
+    return whys
 
 
 def _why(members: list[Obs], i: int, links: Links) -> dict[str, Any]:
@@ -161,12 +188,12 @@ def _incident(cluster: Cluster, members: list[Obs], centroid: tuple[float, float
         reason += "; outside every grid of the map"
     if as_stated:
         reason += f"; in grid {grid.grid_id} as filed by the patrol (position fix ±{sigma_m:.0f} m)"
-    risk = RISK_ORDER[max(RISK_RANK[member_risk(o, config)] for o in members)]
+    risk = _risk(members, config)
     return Incident(
         id=incident_id_for(members[0].id), category=cluster.category, grid_id=grid.grid_id, status="open",
         risk=risk, level="grid", lat=lat, lon=lon, first_seen=_time(members[0].t), last_seen=_time(members[-1].t),
         alert_ids=[o.id for o in members if o.kind == "alert"], report_ids=[o.id for o in members if o.kind == "report"],
-        grid_path=list(grid.path), members=[_why(members, i, links) for i in range(len(members))],
+        grid_path=list(grid.path), members=_whys(members, links),
         history=[{"at": _time(confirmer.t), "actor": "engine", "action": "raise", "status": "open", "reason": reason}],
         outside_grid=grid.outside,
     )

@@ -51,6 +51,15 @@ def test_a_button_pressed_five_times_is_one_call(sample_grid_index: GridIndex) -
     assert {m.rule for m in incident.members[1:]} == {"same_device"}
 
 
+def test_an_empty_batch_changes_nothing(sample_grid_index: GridIndex) -> None:
+    engine = IncidentEngine(sample_grid_index)
+    engine.process(alert_factory("alarm"))
+    for publish in (True, False):
+        result = engine.process_batch([], publish=publish)
+        assert (result.outcomes, result.touched, result.merged, result.expired) == ([], {}, {}, [])
+    assert len(engine.finish()) == 1
+
+
 def test_the_same_alert_twice_counts_once(sample_grid_index: GridIndex) -> None:
     alarm = alert_factory("alarm")
     engine = IncidentEngine(sample_grid_index)

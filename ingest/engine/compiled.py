@@ -1,0 +1,32 @@
+"""Which of the engine's modules run compiled (setup.py's optional mypyc build), and a refusal to run
+a compiled module older than its source: Python imports a module's ``.so`` in preference to its
+``.py``, so an edit made after a build would otherwise silently not run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+REBUILD = "GRIDWATCH_MYPYC=1 python setup.py build_ext --inplace"
+
+
+class StaleBuild(ImportError):
+    """A compiled engine module is older than its source."""
+
+
+def compiled(modules: Iterable[ModuleType]) -> list[str]:
+    """The names of ``modules`` that were loaded from a compiled extension, not from source."""
+    return [m.__name__ for m in modules if Path(m.__file__ or "").suffix not in (".py", ".pyc")]
+
+
+def check_fresh(modules: Iterable[ModuleType]) -> None:
+    """Raise ``StaleBuild`` when a compiled module is older than the ``.py`` beside it."""
+    for module in modules:
+        built = Path(module.__file__ or "")
+        if built.suffix in (".py", ".pyc"):
+            continue
+        source = built.with_name(built.name.split(".", 1)[0] + ".py")
+        if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+            raise StaleBuild(f"{built} was compiled before {source} last changed: rebuild it ({REBUILD}) "
+                             f"or delete it to run the source")
