@@ -78,7 +78,7 @@ class Measured:
     stage_seconds: dict[str, float]  # summed over the whole run, the first batch included
     stage_cpu_seconds: dict[str, float]  # the worker thread's CPU time in each stage
     ingest_cpu_s: float  # CPU of this process (worker, Kafka client threads) while sustained
-    postgres_cpu_s: float  # CPU of the worker's PostgreSQL backend while sustained
+    postgres_cpu_s: float  # CPU of the worker's PostgreSQL backends (reads, writes) while sustained
     sustained_alerts: int
 
 
@@ -105,12 +105,13 @@ def time_ingest(settings: Settings, alerts: list[Alert], grid_map: dict) -> Meas
         while (first := stored()) == 0:
             time.sleep(0.01)
         start = time.perf_counter()
-        backend = worker.conn.info.backend_pid
-        cpu_start, pg_start = time.process_time(), backend_cpu_s(backend)
+        backends = worker.backend_pids()
+        cpu_start, pg_start = time.process_time(), sum(map(backend_cpu_s, backends))
         while stored() < expected:
             time.sleep(0.05)
         rate = (expected - first) / (time.perf_counter() - start)
-        ingest_cpu, postgres_cpu = time.process_time() - cpu_start, backend_cpu_s(backend) - pg_start
+        ingest_cpu = time.process_time() - cpu_start
+        postgres_cpu = sum(map(backend_cpu_s, backends)) - pg_start
     stop.set()
     thread.join(timeout=30)
     worker.close()

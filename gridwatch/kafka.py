@@ -67,6 +67,17 @@ def next_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetada
     return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in last.items()}
 
 
+def rewind_to_committed(consumer: KafkaConsumer) -> None:
+    """Move each assigned partition back to its committed offset (the beginning when none was
+    committed), so that what was polled but not committed is read again."""
+    for tp in consumer.assignment():
+        committed = consumer.committed(tp)
+        if committed is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+
 def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:
     """Return once every partition of ``names`` has a leader, so consumers see the topics whole."""
     deadline = time.monotonic() + timeout_s
