@@ -220,20 +220,39 @@ def live_incidents(result: BatchResult) -> list[Incident]:
     return [incident for incident_id, incident in result.touched.items() if incident_id not in result.merged]
 
 
+# When ``old`` was escalated higher than ``new``, ``new`` takes its level, the time of that escalation
+# (the clock of the level) and the risk raised to that level (never below ``old``'s).
+TAKE_OVER_LEVEL = f"""
+UPDATE incidents n SET level = o.level, escalated_at = o.escalated_at, updated_at = now(),
+       risk = ({RISKS})[greatest(array_position({RISKS}, o.risk),
+                                 least(5, array_position({RISKS}, n.risk) + array_position({LEVELS}, o.level)
+                                          - array_position({LEVELS}, n.level)))]
+  FROM incidents o
+ WHERE n.id = %(new)s AND o.id = %(old)s AND array_position({LEVELS}, o.level) > array_position({LEVELS}, n.level)
+RETURNING n.level
+"""
+
+
 def merge_incident(cur: Cursor, old: str, new: str) -> None:
-    """``old`` lives on as ``new`` (which already holds all its members): mark it and say so."""
+    """``old`` lives on as ``new`` (which already holds all its members): mark it, say so, and keep
+    the higher escalation of the two on ``new``."""
     cur.execute("UPDATE incidents SET merged_into = %s, updated_at = now() WHERE id = %s AND merged_into IS DISTINCT FROM %s "
                 "RETURNING status", (new, old, new))
     row = cur.fetchone()
     if row is None:
         return
+    cur.execute(TAKE_OVER_LEVEL, {"old": old, "new": new})
+    taken = cur.fetchone()
+    kept = f"; kept its {taken[0]} level" if taken is not None else ""
     at = datetime.now(timezone.utc)
     stage(cur)
     _append_history(cur, [(old, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
                                              reason=f"merged into {new}: the same event")),
                           (new, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                             reason=f"took over {old}: the same event"))])
+                                             reason=f"took over {old}: the same event{kept}"))])
     _queue(cur, old)
+    if taken is not None:
+        _queue(cur, new)
 
 
 def reopen_incident(cur: Cursor, incident_id: str) -> None:
@@ -252,10 +271,10 @@ def _queue(cur: Cursor, incident_id: str) -> None:
     """Queue the stored state of an incident for publication on gridwatch.incidents."""
     cur.execute("SELECT payload FROM incident_outbox WHERE incident_id = %s ORDER BY seq DESC LIMIT 1", (incident_id,))
     row = cur.fetchone()
-    cur.execute("SELECT status, merged_into FROM incidents WHERE id = %s", (incident_id,))
-    status, merged_into = cur.fetchone()  # type: ignore[misc]
+    cur.execute("SELECT status, merged_into, level, risk FROM incidents WHERE id = %s", (incident_id,))
+    status, merged_into, level, risk = cur.fetchone()  # type: ignore[misc]
     if row is not None:
-        payload = {**row[0], "status": status, "merged_into": merged_into,
+        payload = {**row[0], "status": status, "merged_into": merged_into, "level": level, "risk": risk,
                    "history": [h.model_dump(mode="json") for h in _histories(cur, [incident_id])[incident_id]]}
         cur.execute("INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)", (incident_id, Jsonb(payload)))
 
