@@ -58,8 +58,9 @@ def _copy(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequen
 
 
 def text_array(items: Sequence[str]) -> str:
-    """PostgreSQL's text form of a ``text[]``, every element quoted (cheaper than the list dumper
-    for the few distinct grid paths of a batch)."""
+    """PostgreSQL's text form of a ``text[]``, every element quoted: several times cheaper than
+    psycopg's list dumper, which dumps element by element in Python (grid paths, an incident's
+    member ids, the links of a batch)."""
     quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
     return "{" + ",".join(quoted) + "}"
 
@@ -132,7 +133,7 @@ def link_members(cur: Cursor, links: Links) -> None:
             cur.execute(
                 f"UPDATE {table} t SET incident_id = l.incident_id FROM unnest(%s::text[], %s::text[]) "
                 f"AS l(id, incident_id) WHERE t.id = l.id AND t.incident_id IS DISTINCT FROM l.incident_id",
-                ([p[0] for p in pairs], [p[1] for p in pairs]),
+                (text_array([p[0] for p in pairs]), text_array([p[1] for p in pairs])),
             )
 
 
@@ -198,7 +199,8 @@ def _incident_row(ord_: int, incident: Incident) -> tuple[Any, ...]:
     values = {"id": incident.id, "status": incident.status, "level": incident.level, "category": incident.category,
               "grid_id": incident.grid_id, "grid_path": incident.grid_path, "outside_grid": incident.outside_grid,
               "risk": incident.risk, "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen,
-              "last_seen": incident.last_seen, "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
+              "last_seen": incident.last_seen, "alert_ids": text_array(incident.alert_ids),
+              "report_ids": text_array(incident.report_ids),
               "members": _members_json(incident)}
     return (ord_,) + tuple(values[c] for c in INCIDENT_COLUMNS)
 
