@@ -109,6 +109,15 @@ def _stream(n_events: int) -> list[Alert]:
     return alerts
 
 
+def _assert_stored_once_as_replay_says(url: str, alerts: list[Alert]) -> None:
+    n = len(alerts)
+    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(n, n, n)]
+    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
+    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
+    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
+    assert query(url, "SELECT incident_id, action FROM incident_history GROUP BY 1, 2 HAVING count(*) > 1") == []
+
+
 def test_ingest_killed_mid_stream_loses_nothing_duplicates_nothing_and_matches_replay(settings: Settings) -> None:
     url = settings.database.url
     store_grid_map(url, load_grid_map(SAMPLE_GRIDS), source="test")
@@ -132,11 +141,9 @@ def test_ingest_killed_mid_stream_loses_nothing_duplicates_nothing_and_matches_r
     finally:
         second.terminate()
         assert second.wait(timeout=30) == 0
-    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(1800, 1800, 1800)]
-    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
-    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
-    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
-    assert len(live) == 600
+    assert len(alerts) == 1800
+    _assert_stored_once_as_replay_says(url, alerts)
+    assert query(url, "SELECT count(*) FROM incidents") == [(600,)]
 
 
 def test_grid_map_reload_takes_effect_without_restart(settings: Settings, tmp_path: Path) -> None:
@@ -196,10 +203,7 @@ def test_a_failed_batch_is_written_again_and_the_batch_polled_ahead_is_not_lost(
         wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=60,
                    what="the whole stream")
         assert worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() > len(alerts)  # re-polled
-    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(600, 600, 600)]
-    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
-    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
-    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
+    _assert_stored_once_as_replay_says(url, alerts)
 
 
 def _committed_offsets(settings: Settings, topic: str) -> list[int | None]:
@@ -211,15 +215,6 @@ def _committed_offsets(settings: Settings, topic: str) -> list[int | None]:
         return [consumer.committed(TopicPartition(topic, p)) for p in sorted(partitions)]
     finally:
         consumer.close()
-
-
-def _assert_stored_once_as_replay_says(url: str, alerts: list[Alert]) -> None:
-    n = len(alerts)
-    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(n, n, n)]
-    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
-    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
-    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
-    assert query(url, "SELECT incident_id, action FROM incident_history GROUP BY 1, 2 HAVING count(*) > 1") == []
 
 
 def test_a_batch_stored_but_whose_offsets_were_never_committed_is_read_again_and_stored_once(
