@@ -37,7 +37,8 @@ from ingest.grids import GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.linkmirror import LinkMirror
 from ingest.stages import StageClock
-from ingest.writer import BatchWriter, WriteJob, observation_key
+from ingest.store import observation_key
+from ingest.writer import BatchWriter, WriteJob
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,8 @@ class IngestWorker:
         new, and return what the batch's transaction is to write.
 
         What is new: not stored (read on this thread's connection, which sees every batch but the
-        one in flight) and not in the batch in flight."""
+        one in flight) and not in the batch in flight; a repeat within the batch goes to the engine,
+        which knows it, and is written once."""
         batch = polled.batch
         stages = self.metrics.stages
         with stages.stage("decode"):
@@ -254,12 +256,12 @@ class IngestWorker:
                                                   np.array([o.lon for o in observations]))
         with stages.stage("observations"):
             in_flight = self.writer.in_flight
-            writing = in_flight.keys() if in_flight is not None else set()
             with self.conn.transaction(), self.conn.cursor() as cur:
-                new_ids = store.unstored_ids(cur, observations)
+                stored = store.stored_keys(cur, observations)
                 statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
-            fresh = [(o, g) for o, g in zip(observations, grids)
-                     if o.id in new_ids and (not writing or observation_key(o) not in writing)]
+            if in_flight is not None:
+                stored |= in_flight.keys()
+            fresh = [(o, g) for o, g in zip(observations, grids) if observation_key(o) not in stored]
             self.metrics.duplicates.inc(len(observations) - len(fresh))
         with stages.stage("engine"):
             self.engine.sync_status(statuses)

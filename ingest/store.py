@@ -81,26 +81,33 @@ def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals
             grid.grid_id, paths[grid.path], report.model_dump_json())
 
 
-def unstored_ids(cur: Cursor, observations: Sequence[Observation]) -> set[str]:
-    """The ids of ``observations`` not stored yet (matched on id and time, the tables' key): the
-    engine's input. One index probe per observation, nothing written."""
-    new: set[str] = set()
-    for table, time_column, kind in (("alerts", "observed_at", Alert), ("reports", "reported_at", PatrolReport)):
+ObservationKey = tuple[str, str, datetime]  # kind, id, event time: what makes an alert or report itself
+
+
+def observation_key(observation: Observation) -> ObservationKey:
+    return observation.kind, observation.id, event_time(observation)
+
+
+def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[ObservationKey]:
+    """The keys of ``observations`` stored already (matched on id and time, the tables' key); the
+    others are the engine's input. One index probe per observation, nothing written. The answer is
+    the few re-delivered or re-sent messages, usually none, rather than the whole batch back."""
+    stored: set[ObservationKey] = set()
+    for table, time_column, kind in (("alerts", "observed_at", "alert"), ("reports", "reported_at", "report")):
         # One JSON text for the keys: psycopg's list dumpers cost microseconds per element.
-        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if isinstance(o, kind)])
+        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if o.kind == kind])
         if keys != "[]":
-            cur.execute(f"SELECT k->>0 FROM json_array_elements(%s::json) AS k WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {table} t WHERE t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz)",
-                        (keys,))
-            new.update(r[0] for r in cur.fetchall())
-    return new
+            cur.execute(f"SELECT t.id, t.{time_column} FROM json_array_elements(%s::json) AS k "
+                        f"JOIN {table} t ON t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz", (keys,))
+            stored.update((kind, observation_id, at) for observation_id, at in cur.fetchall())
+    return stored
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
                         links: Links | None = None) -> None:
     """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
-    writes every index of the row twice). Pass only observations ``unstored_ids`` found new in the
+    writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
     same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
     incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
     alerts: list[tuple[Any, ...]] = []

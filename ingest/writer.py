@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from gridwatch.contracts import Alert, Heartbeat, Observation, event_time
+from gridwatch.contracts import Alert, Heartbeat, Observation
 from gridwatch.deadletter import DeadLetter
 from ingest import store
 from ingest.dbconn import reset_connection
@@ -28,12 +27,7 @@ from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
 from ingest.linkmirror import Links
 from ingest.stages import StageClock
-
-ObservationKey = tuple[str, str, datetime]  # kind, id, event time: the key of alerts and reports
-
-
-def observation_key(observation: Observation) -> ObservationKey:
-    return observation.kind, observation.id, event_time(observation)
+from ingest.store import ObservationKey, observation_key
 
 
 @dataclass
