@@ -37,9 +37,13 @@ def _require_utc(value: datetime) -> datetime:
 
 
 def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with millisecond precision and a ``Z`` suffix."""
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """RFC 3339 in UTC with millisecond precision (truncated) and a ``Z`` suffix.
+
+    Every stored and published time goes through here (the ingest formats a few per alert), so it
+    skips the conversion of a time already in UTC and lets ``isoformat`` do the rest: the same text
+    as ``strftime("%Y-%m-%dT%H:%M:%S.")`` plus the milliseconds, at a fraction of the cost."""
+    utc = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 UtcTime = Annotated[

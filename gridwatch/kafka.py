@@ -60,11 +60,23 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
 
 def next_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
     """The offsets to commit once ``records`` are handled: per partition, one past the last record."""
-    last: dict[TopicPartition, int] = {}
+    last: dict[tuple[str, int], int] = {}  # plain tuples: a TopicPartition per record costs more than the rest
     for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        last[tp] = max(last.get(tp, 0), r.offset + 1)
-    return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in last.items()}
+        key = (r.topic, r.partition)
+        if r.offset >= last.get(key, 0):
+            last[key] = r.offset + 1
+    return {TopicPartition(*key): OffsetAndMetadata(offset, "", -1) for key, offset in last.items()}
+
+
+def rewind_to_committed(consumer: KafkaConsumer) -> None:
+    """Move each assigned partition back to its committed offset (the beginning when none was
+    committed), so that what was polled but not committed is read again."""
+    for tp in consumer.assignment():
+        committed = consumer.committed(tp)
+        if committed is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
 
 
 def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:

@@ -5,6 +5,11 @@ topic, the batch's effects and the engine state are committed in one database tr
 only then are the Kafka offsets committed. A crash anywhere re-delivers the batch; ids already
 stored are skipped, so nothing is lost and nothing counts twice. Incident changes reach
 ``gridwatch.incidents`` through the outbox table, which survives the same crashes.
+
+Three threads share the work of consecutive batches: while the main thread runs the engine on
+batch N, the writer (ingest/writer.py) writes batch N-1 over its own connection and a helper polls
+and decodes batch N+1. The three meet once per batch: batch N-1 is committed and its offsets are
+committed, then batch N goes to the writer.
 """
 
 from __future__ import annotations
@@ -22,16 +27,18 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gridwatch.contracts import Alert
-from gridwatch.kafka import next_offsets
+from gridwatch.kafka import next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from ingest import store
+from ingest.dbconn import reset_connection
 from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
 from ingest.grids import GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
-from ingest.linkmirror import LinkMirror, Links
+from ingest.linkmirror import LinkMirror
 from ingest.stages import StageClock
+from ingest.store import observation_key
+from ingest.writer import BatchWriter, WriteJob
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +98,8 @@ def wait_delivered(producer: KafkaProducer, futures: list[Any], timeout_s: float
 
 
 class IngestWorker:
-    """One consumer, one engine, one database connection: see the module docstring for the order."""
+    """One consumer, one engine, a connection for reads and a writer with its own: see the module
+    docstring for the order."""
 
     def __init__(self, settings: Settings, conn: psycopg.Connection, consumer: KafkaConsumer,
                  producer: KafkaProducer, engine_config: EngineConfig, metrics: IngestMetrics) -> None:
@@ -104,9 +112,11 @@ class IngestWorker:
         self.metrics = metrics
         self.grid_version: str | None = None
         self.links = LinkMirror()
+        self.writer = BatchWriter(settings.database.url, metrics.stages, self._committed)
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-poll")
         self._ahead: Polled | None = None
         self._statuses_at: datetime | None = None
+        self._recovering = False
         self.engine = self._restore_engine()
         self._next_grid_check = 0.0
         self.last_poll_ok = time.monotonic()
@@ -136,56 +146,84 @@ class IngestWorker:
         return engine
 
     def recover(self) -> None:
-        """After a failed batch: reload the engine from the database and rewind to committed offsets."""
-        self.conn.rollback()
-        self.links.forget()
+        """After a failed batch: drop the batch in flight and the one polled ahead, reconnect to
+        PostgreSQL where the connection was lost, rewind to the committed offsets and reload the
+        engine from the database. Until this has run to its end, ``run_once`` starts with it again."""
+        self._recovering = True
         self._ahead = None
+        self.links.forget()
+        self.writer.reset()
+        self.conn = reset_connection(self.conn, self.settings.database.url)
+        rewind_to_committed(self.consumer)
         self.engine = self._restore_engine()
-        for tp in self.consumer.assignment():
-            committed = self.consumer.committed(tp)
-            if committed is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, committed)
+        self._recovering = False
 
     # -- the loop -------------------------------------------------------------------------------
     def run_once(self) -> int:
-        """Poll and handle one batch; publish pending incident changes. Returns messages handled.
+        """Poll and run the engine on one batch, hand it to the writer once the batch before it is
+        committed (and then commit that one's offsets). Returns messages handled.
 
-        While a batch is written, the next one is polled and decoded on a helper thread (Python
-        work that overlaps the database's, on the other core). The consumer is used by one thread
-        at a time: the helper's poll has ended before this thread commits offsets or, after a
-        failed batch, ``recover`` rewinds; a batch polled ahead of a failed one is dropped.
+        The next batch is polled and decoded on a helper thread meanwhile. The consumer is used by
+        one thread at a time: the helper's poll has ended before this thread commits offsets or,
+        after a failed batch, ``recover`` rewinds; a batch polled ahead of a failed one is dropped.
         """
+        if self._recovering:
+            self.recover()
         timeout_ms = self.settings.ingest.poll_timeout_ms
         polled = self._ahead or self._poll(timeout_ms)
         self._ahead = None
         if not polled.records:
+            self._commit_written()
             with self.metrics.stages.stage("outbox"):
-                self.publish_outbox()
+                self.publish_outbox(self.conn)  # the writer is idle: only one thread publishes at a time
         else:
             with self.metrics.batch_seconds.time():
                 ahead = self._prefetcher.submit(self._poll, timeout_ms)
                 try:
-                    self.handle(polled.batch)
-                    with self.metrics.stages.stage("outbox"):
-                        self.publish_outbox()  # the incidents go out before the poll ahead is awaited
+                    job = self.prepare(polled)
+                    with self.metrics.stages.stage("write_wait"):
+                        written = self.writer.wait()
                 finally:
                     following = ahead.result()
                 self._ahead = following if following.records else None
-                with self.metrics.stages.stage("offset_commit"):
-                    self.consumer.commit(next_offsets(polled.records))
+                self._commit_offsets(written)
+                self.writer.submit(job)
             self.metrics.last_batch_at.set_to_current_time()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
         return len(polled.records)
 
+    def flush(self) -> None:
+        """Wait for the batch in flight and commit its offsets (before a clean stop)."""
+        self._commit_written()
+
     def close(self) -> None:
-        """Stop the helper thread, then close the consumer, the producer and the connection."""
+        """Commit what is written, stop the helper threads, then close the consumer, the producer
+        and the connections."""
+        try:
+            if not self._recovering:
+                self.flush()
+        except Exception:  # noqa: BLE001 - its batch is re-delivered on the next start
+            log.exception("last batch not committed on close; it will be read again")
         self._prefetcher.shutdown(wait=True)
+        self.writer.close()
         self.consumer.close()
         self.producer.close(timeout=5)
         self.conn.close()
+
+    def backend_pids(self) -> list[int]:
+        """The PostgreSQL backends of this worker's connections (reads, writes)."""
+        return [self.conn.info.backend_pid, self.writer.conn.info.backend_pid]
+
+    def _commit_written(self) -> None:
+        with self.metrics.stages.stage("write_wait"):
+            written = self.writer.wait()
+        self._commit_offsets(written)
+
+    def _commit_offsets(self, written: WriteJob | None) -> None:
+        if written is not None:
+            with self.metrics.stages.stage("offset_commit"):
+                self.consumer.commit(written.offsets)
 
     def _poll(self, timeout_ms: int) -> Polled:
         """Poll up to a batch and decode it (no other effect than the consumer's position)."""
@@ -201,50 +239,47 @@ class IngestWorker:
                 self.metrics.messages.labels(topic).inc(count)
             return Polled(records, decode_records(records, self.topics))
 
-    def handle(self, batch: DecodedBatch) -> None:
-        """Send the batch's rejected messages to the deadletter topic, then write its effects and
-        commit them in one transaction."""
+    def prepare(self, polled: Polled) -> WriteJob:
+        """Send the batch's rejected messages to the deadletter topic, run the engine on what is
+        new, and return what the batch's transaction is to write.
+
+        What is new: not stored (read on this thread's connection, which sees every batch but the
+        one in flight) and not in the batch in flight; a repeat within the batch goes to the engine,
+        which knows it, and is written once."""
+        batch = polled.batch
         stages = self.metrics.stages
         with stages.stage("decode"):
             self._send_rejected(batch)
-        with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                links = self._store_batch(cur, batch)
-            commit_started, cpu_started = time.perf_counter(), time.thread_time()  # commits on leaving the block
-        stages.add("db_commit", time.perf_counter() - commit_started, time.thread_time() - cpu_started)
-        self.links.remember(links)
-
-    def _store_batch(self, cur: psycopg.Cursor, batch: DecodedBatch) -> Links:
-        """Write the batch's effects in ``cur``'s transaction; return the member links written,
-        for the link mirror to take once the transaction has committed."""
-        stages = self.metrics.stages
-        index = self.engine.grids
         observations = batch.observations
         with stages.stage("grids"):
-            grids = index.assign_many(np.array([o.lat for o in observations]),
-                                      np.array([o.lon for o in observations]))
+            grids = self.engine.grids.assign_many(np.array([o.lat for o in observations]),
+                                                  np.array([o.lon for o in observations]))
         with stages.stage("observations"):
-            new_ids = store.unstored_ids(cur, observations)
-            fresh = [(o, g) for o, g in zip(observations, grids) if o.id in new_ids]
+            in_flight = self.writer.in_flight
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                stored = store.stored_keys(cur, observations)
+                statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
+            if in_flight is not None:
+                stored |= in_flight.keys()
+            fresh = [(o, g) for o, g in zip(observations, grids) if observation_key(o) not in stored]
             self.metrics.duplicates.inc(len(observations) - len(fresh))
-            statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
         with stages.stage("engine"):
             self.engine.sync_status(statuses)
             result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
         links = self.links.changed(store.live_incidents(result))
-        with stages.stage("observations"):
-            store.insert_observations(cur, fresh, links)  # new observations land with their incident
-        with stages.stage("incidents"):
-            earlier = {table: [p for p in pairs if p[0] not in new_ids] for table, pairs in links.items()}
-            store.write_batch_result(cur, result, earlier)
-            store.write_heartbeats(cur, batch.heartbeats)
-            store.mark_offline_devices(cur, [o for o, _ in fresh if isinstance(o, Alert)])
-            store.write_dead_letters(cur, batch.dead_letters)
-        for incident_id in result.raised:
-            self.metrics.incidents_raised.labels(result.touched[incident_id].category).inc()
-        for letter, *_ in batch.dead_letters:
+        # Taken as stored now, so the next batch does not write them again; a failed write
+        # empties the mirror (``recover``).
+        self.links.remember(links)
+        return WriteJob(next_offsets(polled.records), fresh, result, links, batch.heartbeats, batch.dead_letters)
+
+    def _committed(self, conn: psycopg.Connection, job: WriteJob) -> None:
+        """On the writer's thread, once ``job`` is committed: count it and publish its incident changes."""
+        for incident_id in job.result.raised:
+            self.metrics.incidents_raised.labels(job.result.touched[incident_id].category).inc()
+        for letter, *_ in job.dead_letters:
             self.metrics.dead_letters.labels(letter.source).inc()
-        return links
+        with self.metrics.stages.stage("outbox"):
+            self.publish_outbox(conn)
 
     def _send_rejected(self, batch: DecodedBatch) -> None:
         for letter in batch.rejected:
@@ -258,9 +293,9 @@ class IngestWorker:
         wait_delivered(self.producer, futures)
 
     # -- side duties ----------------------------------------------------------------------------
-    def publish_outbox(self) -> int:
+    def publish_outbox(self, conn: psycopg.Connection) -> int:
         """Send pending incident changes (from the engine and from the API) to gridwatch.incidents."""
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with conn.transaction(), conn.cursor() as cur:
             # The payload as PostgreSQL prints it is the JSON to send: no parse and dump in between.
             cur.execute(
                 "SELECT seq, incident_id, payload::text FROM incident_outbox WHERE published_at IS NULL "

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gridwatch.backoff import Backoff
 from gridwatch.deadletter import DeadLetter
-from gridwatch.kafka import make_consumer, make_producer, next_offsets
+from gridwatch.kafka import make_consumer, make_producer, next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot, SnapshotError
 from ingest.snapshot_retention import prune_snapshots, retention_cutoff
@@ -181,12 +181,7 @@ class SnapshotConsumer:
         try:
             if self.conn.closed:
                 self.conn = psycopg.connect(self.settings.database.url)
-            for tp in self.consumer.assignment():
-                committed = self.consumer.committed(tp)
-                if committed is not None:
-                    self.consumer.seek(tp, committed)
-                else:
-                    self.consumer.seek_to_beginning(tp)
+            rewind_to_committed(self.consumer)
         except Exception:  # noqa: BLE001
             log.exception("snapshot consumer recovery failed; will retry")
 

@@ -58,8 +58,9 @@ def _copy(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequen
 
 
 def text_array(items: Sequence[str]) -> str:
-    """PostgreSQL's text form of a ``text[]``, every element quoted (cheaper than the list dumper
-    for the few distinct grid paths of a batch)."""
+    """PostgreSQL's text form of a ``text[]``, every element quoted: several times cheaper than
+    psycopg's list dumper, which dumps element by element in Python (grid paths, an incident's
+    member ids, the links of a batch)."""
     quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
     return "{" + ",".join(quoted) + "}"
 
@@ -80,26 +81,33 @@ def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals
             grid.grid_id, paths[grid.path], report.model_dump_json())
 
 
-def unstored_ids(cur: Cursor, observations: Sequence[Observation]) -> set[str]:
-    """The ids of ``observations`` not stored yet (matched on id and time, the tables' key): the
-    engine's input. One index probe per observation, nothing written."""
-    new: set[str] = set()
-    for table, time_column, kind in (("alerts", "observed_at", Alert), ("reports", "reported_at", PatrolReport)):
+ObservationKey = tuple[str, str, datetime]  # kind, id, event time: what makes an alert or report itself
+
+
+def observation_key(observation: Observation) -> ObservationKey:
+    return observation.kind, observation.id, event_time(observation)
+
+
+def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[ObservationKey]:
+    """The keys of ``observations`` stored already (matched on id and time, the tables' key); the
+    others are the engine's input. One index probe per observation, nothing written. The answer is
+    the few re-delivered or re-sent messages, usually none, rather than the whole batch back."""
+    stored: set[ObservationKey] = set()
+    for table, time_column, kind in (("alerts", "observed_at", "alert"), ("reports", "reported_at", "report")):
         # One JSON text for the keys: psycopg's list dumpers cost microseconds per element.
-        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if isinstance(o, kind)])
+        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if o.kind == kind])
         if keys != "[]":
-            cur.execute(f"SELECT k->>0 FROM json_array_elements(%s::json) AS k WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {table} t WHERE t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz)",
-                        (keys,))
-            new.update(r[0] for r in cur.fetchall())
-    return new
+            cur.execute(f"SELECT t.id, t.{time_column} FROM json_array_elements(%s::json) AS k "
+                        f"JOIN {table} t ON t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz", (keys,))
+            stored.update((kind, observation_id, at) for observation_id, at in cur.fetchall())
+    return stored
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
                         links: Links | None = None) -> None:
     """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
-    writes every index of the row twice). Pass only observations ``unstored_ids`` found new in the
+    writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
     same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
     incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
     alerts: list[tuple[Any, ...]] = []
@@ -132,7 +140,7 @@ def link_members(cur: Cursor, links: Links) -> None:
             cur.execute(
                 f"UPDATE {table} t SET incident_id = l.incident_id FROM unnest(%s::text[], %s::text[]) "
                 f"AS l(id, incident_id) WHERE t.id = l.id AND t.incident_id IS DISTINCT FROM l.incident_id",
-                ([p[0] for p in pairs], [p[1] for p in pairs]),
+                (text_array([p[0] for p in pairs]), text_array([p[1] for p in pairs])),
             )
 
 
@@ -198,7 +206,8 @@ def _incident_row(ord_: int, incident: Incident) -> tuple[Any, ...]:
     values = {"id": incident.id, "status": incident.status, "level": incident.level, "category": incident.category,
               "grid_id": incident.grid_id, "grid_path": incident.grid_path, "outside_grid": incident.outside_grid,
               "risk": incident.risk, "lat": incident.lat, "lon": incident.lon, "first_seen": incident.first_seen,
-              "last_seen": incident.last_seen, "alert_ids": incident.alert_ids, "report_ids": incident.report_ids,
+              "last_seen": incident.last_seen, "alert_ids": text_array(incident.alert_ids),
+              "report_ids": text_array(incident.report_ids),
               "members": _members_json(incident)}
     return (ord_,) + tuple(values[c] for c in INCIDENT_COLUMNS)
 
@@ -220,20 +229,39 @@ def live_incidents(result: BatchResult) -> list[Incident]:
     return [incident for incident_id, incident in result.touched.items() if incident_id not in result.merged]
 
 
+# When ``old`` was escalated higher than ``new``, ``new`` takes its level, the time of that escalation
+# (the clock of the level) and the risk raised to that level (never below ``old``'s).
+TAKE_OVER_LEVEL = f"""
+UPDATE incidents n SET level = o.level, escalated_at = o.escalated_at, updated_at = now(),
+       risk = ({RISKS})[greatest(array_position({RISKS}, o.risk),
+                                 least(5, array_position({RISKS}, n.risk) + array_position({LEVELS}, o.level)
+                                          - array_position({LEVELS}, n.level)))]
+  FROM incidents o
+ WHERE n.id = %(new)s AND o.id = %(old)s AND array_position({LEVELS}, o.level) > array_position({LEVELS}, n.level)
+RETURNING n.level
+"""
+
+
 def merge_incident(cur: Cursor, old: str, new: str) -> None:
-    """``old`` lives on as ``new`` (which already holds all its members): mark it and say so."""
+    """``old`` lives on as ``new`` (which already holds all its members): mark it, say so, and keep
+    the higher escalation of the two on ``new``."""
     cur.execute("UPDATE incidents SET merged_into = %s, updated_at = now() WHERE id = %s AND merged_into IS DISTINCT FROM %s "
                 "RETURNING status", (new, old, new))
     row = cur.fetchone()
     if row is None:
         return
+    cur.execute(TAKE_OVER_LEVEL, {"old": old, "new": new})
+    taken = cur.fetchone()
+    kept = f"; kept its {taken[0]} level" if taken is not None else ""
     at = datetime.now(timezone.utc)
     stage(cur)
     _append_history(cur, [(old, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
                                              reason=f"merged into {new}: the same event")),
                           (new, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
-                                             reason=f"took over {old}: the same event"))])
+                                             reason=f"took over {old}: the same event{kept}"))])
     _queue(cur, old)
+    if taken is not None:
+        _queue(cur, new)
 
 
 def reopen_incident(cur: Cursor, incident_id: str) -> None:
@@ -252,10 +280,10 @@ def _queue(cur: Cursor, incident_id: str) -> None:
     """Queue the stored state of an incident for publication on gridwatch.incidents."""
     cur.execute("SELECT payload FROM incident_outbox WHERE incident_id = %s ORDER BY seq DESC LIMIT 1", (incident_id,))
     row = cur.fetchone()
-    cur.execute("SELECT status, merged_into FROM incidents WHERE id = %s", (incident_id,))
-    status, merged_into = cur.fetchone()  # type: ignore[misc]
+    cur.execute("SELECT status, merged_into, level, risk FROM incidents WHERE id = %s", (incident_id,))
+    status, merged_into, level, risk = cur.fetchone()  # type: ignore[misc]
     if row is not None:
-        payload = {**row[0], "status": status, "merged_into": merged_into,
+        payload = {**row[0], "status": status, "merged_into": merged_into, "level": level, "risk": risk,
                    "history": [h.model_dump(mode="json") for h in _histories(cur, [incident_id])[incident_id]]}
         cur.execute("INSERT INTO incident_outbox (incident_id, payload) VALUES (%s, %s)", (incident_id, Jsonb(payload)))
 

@@ -162,6 +162,31 @@ def test_later_engine_upsert_keeps_level_and_escalated_risk(
     assert (published.level, published.risk, len(published.alert_ids)) == ("street", "red", 2)
 
 
+def test_a_merge_keeps_the_escalation_of_the_incident_merged_away(
+        database_url: str, conn: psycopg.Connection, grid_index: GridIndex) -> None:
+    url = database_url
+    engine, waiting, _ = two_parking_incidents(url, grid_index)
+    escalated_at = raised_at(url, waiting) + MINUTE
+    run_escalations(conn, TINY, escalated_at)
+    assert row(url, waiting) == ("open", "community", "yellow")
+
+    # the same car seen earlier, reported late: the incident is renamed after its first member
+    rendered = ingest(url, engine, [alert_factory("parking", type="illegal_parking", confidence=0.97, minutes=-5,
+                                                  attributes={"track_id": "cam-1:1"})])
+
+    (renamed,) = [i.id for i in rendered]
+    assert renamed != waiting
+    assert sql(url, "SELECT merged_into FROM incidents WHERE id = %s", (waiting,)) == [(renamed,)]
+    assert row(url, renamed) == ("open", "community", "yellow")
+    assert sql(url, "SELECT escalated_at FROM incidents WHERE id = %s", (renamed,)) == [(escalated_at,)]
+    published = Incident.model_validate(outbox(url, renamed)[-1])
+    assert (published.level, published.risk, len(published.alert_ids)) == ("community", "yellow", 2)
+    assert history(url, renamed)[-1][3] == f"took over {waiting}: the same event; kept its community level"
+    # the next escalation starts from the level taken over; the merged-away incident is left alone
+    stepped = {e.incident_id: e.step.to_level for e in run_escalations(conn, TINY, escalated_at + MINUTE)}
+    assert stepped[renamed] == "street" and waiting not in stepped
+
+
 def test_new_evidence_that_does_not_raise_risk_leaves_the_escalated_risk(
         database_url: str, conn: psycopg.Connection, grid_index: GridIndex) -> None:
     url = database_url

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from gridwatch.contracts import Alert, Heartbeat, Incident
 from gridwatch.gridmap import load_grid_map, map_version, parse_grid_map
@@ -19,6 +21,7 @@ from ingest.engine import IncidentEngine
 from ingest.gridstore import store_grid_map
 from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
+from ingest.service import build_worker
 
 from ..unit.conftest import SAMPLE_GRIDS
 from ..unit.factories import T0, alert_factory, report_factory
@@ -106,6 +109,15 @@ def _stream(n_events: int) -> list[Alert]:
     return alerts
 
 
+def _assert_stored_once_as_replay_says(url: str, alerts: list[Alert]) -> None:
+    n = len(alerts)
+    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(n, n, n)]
+    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
+    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
+    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
+    assert query(url, "SELECT incident_id, action FROM incident_history GROUP BY 1, 2 HAVING count(*) > 1") == []
+
+
 def test_ingest_killed_mid_stream_loses_nothing_duplicates_nothing_and_matches_replay(settings: Settings) -> None:
     url = settings.database.url
     store_grid_map(url, load_grid_map(SAMPLE_GRIDS), source="test")
@@ -129,11 +141,9 @@ def test_ingest_killed_mid_stream_loses_nothing_duplicates_nothing_and_matches_r
     finally:
         second.terminate()
         assert second.wait(timeout=30) == 0
-    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(1800, 1800, 1800)]
-    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
-    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
-    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
-    assert len(live) == 600
+    assert len(alerts) == 1800
+    _assert_stored_once_as_replay_says(url, alerts)
+    assert query(url, "SELECT count(*) FROM incidents") == [(600,)]
 
 
 def test_grid_map_reload_takes_effect_without_restart(settings: Settings, tmp_path: Path) -> None:
@@ -193,7 +203,68 @@ def test_a_failed_batch_is_written_again_and_the_batch_polled_ahead_is_not_lost(
         wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=60,
                    what="the whole stream")
         assert worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() > len(alerts)  # re-polled
-    assert query(url, "SELECT count(*), count(DISTINCT id), count(incident_id) FROM alerts") == [(600, 600, 600)]
-    live = {r[0]: sorted(r[1]) for r in query(url, "SELECT id, alert_ids FROM incidents")}
-    replayed = replay(iter(alerts), IncidentEngine(GridIndex(load_grid_map(SAMPLE_GRIDS))), ReplaySummary())
-    assert live == {i.id: sorted(i.alert_ids) for i in replayed}
+    _assert_stored_once_as_replay_says(url, alerts)
+
+
+def _committed_offsets(settings: Settings, topic: str) -> list[int | None]:
+    """The ingest group's committed offset of each partition of ``topic`` (None: none committed)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, group_id=settings.kafka.ingest_group,
+                             enable_auto_commit=False)
+    try:
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), what=topic)
+        return [consumer.committed(TopicPartition(topic, p)) for p in sorted(partitions)]
+    finally:
+        consumer.close()
+
+
+def test_a_batch_stored_but_whose_offsets_were_never_committed_is_read_again_and_stored_once(
+        settings: Settings) -> None:
+    """The crash between the two commits: the batch's transaction has committed, its Kafka offsets
+    have not. The next worker reads the batch again, finds every alert stored, and goes on."""
+    url = settings.database.url
+    store_grid_map(url, load_grid_map(SAMPLE_GRIDS), source="test")
+    settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"batch_max": 100})})
+    alerts = _stream(100)
+    produce(settings, settings.kafka.topics.alerts, [("cam-0", a.to_json()) for a in alerts])  # one partition
+    first = build_worker(settings, None, CollectorRegistry())
+    try:
+        while first.run_once() == 0:  # the first batch goes through the engine to the writer
+            pass
+        written = first.writer.wait()  # ... its transaction commits, and the worker dies here
+    finally:
+        first.close()  # nothing left in flight: close commits no offsets
+    assert written is not None and len(written.fresh) == 100
+    assert query(url, "SELECT count(*) FROM alerts") == [(100,)]
+    assert set(_committed_offsets(settings, settings.kafka.topics.alerts)) == {None}
+
+    with running_ingest(settings) as second:
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=90,
+                   what="the whole stream")
+        wait_until(lambda: not query(url, "SELECT 1 FROM incident_outbox WHERE published_at IS NULL"),
+                   what="the outbox drained")
+        assert second.metrics.duplicates._value.get() >= 100  # the first batch, read again, found stored
+    _assert_stored_once_as_replay_says(url, alerts)
+
+
+def test_ingest_reconnects_when_its_database_connections_are_terminated_mid_stream(settings: Settings) -> None:
+    """What a PostgreSQL restart does to a client: its backends end. The worker recovers on new
+    connections, and every alert is stored once, as replay says."""
+    url = settings.database.url
+    settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"batch_max": 100})})
+    alerts = _stream(300)
+    produce(settings, settings.kafka.topics.alerts, [("cam-0", a.to_json()) for a in alerts])
+    terminate = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        backends = set(worker.backend_pids())
+        for stored in (100, 400):
+            wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] >= stored, timeout_s=90,  # noqa: B023
+                       what=f"{stored} alerts stored")
+            assert query(url, terminate)[0][0] >= 2
+        assert query(url, "SELECT count(*) FROM alerts")[0][0] < len(alerts), "terminated too late to test anything"
+        wait_until(lambda: query(url, "SELECT count(*) FROM alerts")[0][0] == len(alerts), timeout_s=90,
+                   what="the whole stream")
+        wait_until(lambda: not query(url, "SELECT 1 FROM incident_outbox WHERE published_at IS NULL"),
+                   what="the outbox drained")
+        assert not backends & set(worker.backend_pids()), "the worker still names a terminated backend"
+    _assert_stored_once_as_replay_says(url, alerts)

@@ -1,10 +1,10 @@
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
-from gridwatch.contracts import Alert, PatrolReport, parse_observation
+from gridwatch.contracts import Alert, PatrolReport, format_time, parse_observation
 
 CONTRACT_ALERT = {
     "kind": "alert", "id": "a-7f3c", "category": "fire", "type": "smoke", "device_id": "cam-0012",
@@ -22,6 +22,19 @@ def test_times_are_normalised_to_utc_with_z() -> None:
     alert = Alert.model_validate({**CONTRACT_ALERT, "observed_at": "2026-09-09T14:08:08.622+08:00"})
     assert alert.observed_at == datetime(2026, 9, 9, 6, 8, 8, 622000, tzinfo=timezone.utc)
     assert json.loads(alert.to_json())["observed_at"] == "2026-09-09T06:08:08.622Z"
+
+
+@pytest.mark.parametrize("value, text", [
+    (datetime(2026, 9, 9, 6, 8, 8, 622000, tzinfo=timezone.utc), "2026-09-09T06:08:08.622Z"),
+    (datetime(2026, 9, 9, 6, 8, 8, 999999, tzinfo=timezone.utc), "2026-09-09T06:08:08.999Z"),  # truncated
+    (datetime(2026, 9, 9, 6, 8, 8, tzinfo=timezone.utc), "2026-09-09T06:08:08.000Z"),
+    (datetime(2026, 9, 9, 14, 8, 8, 1000, tzinfo=timezone(timedelta(hours=8))), "2026-09-09T06:08:08.001Z"),
+    (datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "2025-12-31T23:30:00.000Z"),
+])
+def test_format_time_is_utc_with_milliseconds_and_z(value: datetime, text: str) -> None:
+    assert format_time(value) == text
+    utc = value.astimezone(timezone.utc)  # the plain formula it replaces
+    assert format_time(value) == utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def test_fields_added_by_other_tiers_pass_through() -> None:
