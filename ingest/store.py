@@ -396,9 +396,22 @@ def recent_observations(cur: Cursor, horizon: timedelta) -> list[Observation]:
     return [parse_observation(row[0]) for row in cur.fetchall()]
 
 
+# The next cursor is not simply now(): a dispatcher's transaction stamps ``updated_at = now()`` when
+# it starts, so one that started before this read and commits after it would fall behind a cursor
+# of now() and never be seen. The cursor is held at the start of the oldest transaction still open
+# on this database (those of the same role are visible in pg_stat_activity; the ingest and API share
+# one), but never more than STATUS_HOLD_BACK before now (a session left idle in a transaction must not
+# make every batch re-read hours of changes). A change is read a few times over; sync_status is idempotent.
+STATUS_HOLD_BACK = "5 minutes"
+STATUS_CURSOR_SQL = (
+    "SELECT least(now(), greatest(now() - interval '" + STATUS_HOLD_BACK + "', (SELECT min(xact_start) "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL)))"
+)
+
+
 def incident_statuses(cur: Cursor, since: datetime | None) -> tuple[dict[str, str], datetime]:
     """Statuses of incidents changed since ``since`` (all when None), and the time to ask from next."""
-    cur.execute("SELECT now(), i.id, i.status FROM (SELECT now()) AS t "
+    cur.execute(f"SELECT t.cursor, i.id, i.status FROM ({STATUS_CURSOR_SQL} AS cursor) AS t "
                 "LEFT JOIN incidents i ON i.merged_into IS NULL AND i.updated_at >= coalesce(%s::timestamptz, '-infinity')",
                 (since,))
     rows = cur.fetchall()
