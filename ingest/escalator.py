@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from gridwatch.contracts import HistoryEntry, Incident
-from ingest.escalation import ACTOR, ESCALATING_STATUSES, Escalation, EscalationConfig, IncidentClock, escalate
+from ingest.escalation import ACTOR, Escalation, EscalationConfig, IncidentClock, escalate
 
 log = logging.getLogger(__name__)
 
