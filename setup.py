@@ -1,11 +1,13 @@
 """One optional build step beside pyproject.toml: ``GRIDWATCH_MYPYC=1`` compiles the incident engine
 (``ingest/engine/``, pure Python with type hints) to C extensions with mypyc.
 
-Off by default, and so in CI and in ``pip install -e .[dev]``: the package is then pure Python, and
-the engine gives byte for byte the same incidents either way. To compile in place (mypy, which brings
-mypyc, is not a dependency of the package; a C compiler is needed):
+Off by default, so ``pip install -e .[dev]`` stays pure Python; the engine gives byte for byte the
+same incidents either way. The production image builds its wheel with it (Dockerfile), and CI checks
+a build against the pure engine (tests/unit/test_engine_compiled_output.py, in a copy of the sources).
+To compile in place (mypy, which brings mypyc, is the ``compiled`` extra; a C compiler and Python's
+headers are needed):
 
-    pip install "mypy>=1.10"
+    pip install -e '.[dev,compiled]'
     GRIDWATCH_MYPYC=1 python setup.py build_ext --inplace
 
 Python then imports the compiled modules (``ingest/engine/*.so``) instead of their sources, and

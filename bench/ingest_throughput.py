@@ -31,6 +31,7 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from bench.scenario import generate
+from bench.which_engine import describe_engine
 from gridwatch.contracts import Alert
 from gridwatch.gridmap import parse_grid_map
 from gridwatch.kafka import ensure_topics, make_producer
@@ -166,7 +167,8 @@ def main() -> int:
             base = time_ingest(settings_for(kafka, pg, 1), sample, grid_map).rate
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"ingest, Kafka -> PostgreSQL with incidents, {len(alerts)} alerts (load average {load_average()}):")
+    print(f"ingest, Kafka -> PostgreSQL with incidents, {len(alerts)} alerts, engine {describe_engine()} "
+          f"(load average {load_average()}):")
     print(f"  baseline (row by row, {len(sample)} alerts)  {base:10,.0f} alerts/s")
     for batch, batched in measured.items():
         rate = batched.rate

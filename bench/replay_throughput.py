@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bench.scenario import generate
+from bench.which_engine import describe_engine
 from gridwatch.gridmap import parse_grid_map
-from ingest.engine import COMPILABLE, IncidentEngine
-from ingest.engine.compiled import compiled
+from ingest.engine import IncidentEngine
 from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
@@ -60,9 +60,7 @@ def main() -> int:
     slow_s, slow_cpu, slow_incidents = timed(one_at_a_time)
     assert fast_incidents == slow_incidents, "both ways must give the same incidents"
     rate = n / fast_s
-    built = compiled(COMPILABLE)
-    print(f"{n} observations over {args.days} days, {fast_incidents} incidents; engine "
-          + (f"compiled with mypyc ({len(built)} of {len(COMPILABLE)} modules)" if built else "pure Python"))
+    print(f"{n} observations over {args.days} days, {fast_incidents} incidents; engine {describe_engine()}")
     print(f"  replay (chunked)        {rate:10,.0f} observations/s   ({n / fast_cpu:,.0f}/s of CPU time)")
     print(f"  baseline (one by one)   {n / slow_s:10,.0f} observations/s   ({n / slow_cpu:,.0f}/s of CPU time)")
     print(f"  ratio {slow_s / fast_s:.2f}x; target {TARGET:,}/s: {'met' if rate >= TARGET else f'MISSED ({rate / TARGET:.0%} of it)'}")
