@@ -19,16 +19,14 @@ RUN GRIDWATCH_MYPYC=1 pip wheel --no-deps --no-build-isolation --wheel-dir /whee
 
 FROM python:3.11-slim
 ARG EXTRAS=""
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 YOLO_OFFLINE=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 YOLO_OFFLINE=1 \
+    GRIDWATCH_MODEL_MANIFEST=/app/models/manifest.yaml
 RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=wheel /wheels /tmp/wheels
-# pip stamps every file it installs with the time it wrote it, and the wheel holds engine.cpython-*.so
-# before engine.py: touch the compiled modules so ingest.engine does not take them for older than their
-# sources (its guard against a stale in-place build), then fail the build unless the engine runs compiled.
+# Fail the build unless the engine runs compiled.
 RUN pip install "$(echo /tmp/wheels/gridwatch-*.whl)${EXTRAS:+[$EXTRAS]}" \
-    && touch "$(python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"/ingest/engine/*.so \
     && python -P -c 'from ingest.engine import COMPILABLE; from ingest.engine.compiled import compiled; \
 assert len(compiled(COMPILABLE)) == len(COMPILABLE), f"engine not compiled: {compiled(COMPILABLE)}"' \
     && rm -rf /tmp/wheels

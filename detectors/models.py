@@ -1,7 +1,8 @@
 """Where model files are and whether they are the ones the manifest names.
 
 Paths in ``models/manifest.yaml`` are relative to ``GRIDWATCH_MODELS_DIR`` (default
-``../shared/models`` beside the repository). A model is sha256-checked when a backend loads it,
+``../shared/models`` beside the repository). The manifest itself is the checkout's, or wherever
+``GRIDWATCH_MODEL_MANIFEST`` says (an installed package has no checkout: the production image sets it). A model is sha256-checked when a backend loads it,
 not when configuration is validated: validation must not do I/O (STYLE.md warts).
 """
 
@@ -16,7 +17,6 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-MANIFEST = REPO / "models" / "manifest.yaml"
 
 
 class ModelError(RuntimeError):
@@ -40,7 +40,17 @@ def models_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "models"
 
 
-def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
+def manifest_path() -> Path:
+    """``GRIDWATCH_MODEL_MANIFEST`` or ``models/manifest.yaml`` of the checkout."""
+    env = os.environ.get("GRIDWATCH_MODEL_MANIFEST")
+    return Path(env) if env else REPO / "models" / "manifest.yaml"
+
+
+def load_manifest(path: Path | None = None) -> dict[str, ModelSpec]:
+    path = path or manifest_path()
+    if not path.is_file():
+        raise ModelError(f"no model manifest at {path}: set GRIDWATCH_MODEL_MANIFEST to the models/manifest.yaml "
+                         "shipped with GridWatch")
     raw = yaml.safe_load(path.read_text())
     specs = {}
     for m in raw.get("models", []):

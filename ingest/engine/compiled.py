@@ -1,6 +1,10 @@
 """Which of the engine's modules run compiled (setup.py's optional mypyc build), and a refusal to run
 a compiled module older than its source: Python imports a module's ``.so`` in preference to its
-``.py``, so an edit made after a build would otherwise silently not run."""
+``.py``, so an edit made after an in-place build would otherwise silently not run.
+
+The refusal is for source checkouts only: an installed package (site-packages, as in the production
+image) was written by pip, which stamps every file with the moment it wrote it, so there the times say
+nothing about which came first."""
 
 from __future__ import annotations
 
@@ -20,11 +24,16 @@ def compiled(modules: Iterable[ModuleType]) -> list[str]:
     return [m.__name__ for m in modules if Path(m.__file__ or "").suffix not in (".py", ".pyc")]
 
 
+def installed(path: Path) -> bool:
+    """``path`` is inside an installed distribution (site-packages or Debian's dist-packages)."""
+    return any(part in ("site-packages", "dist-packages") for part in path.parts)
+
+
 def check_fresh(modules: Iterable[ModuleType]) -> None:
-    """Raise ``StaleBuild`` when a compiled module is older than the ``.py`` beside it."""
+    """Raise ``StaleBuild`` when a compiled module in a source checkout is older than the ``.py`` beside it."""
     for module in modules:
         built = Path(module.__file__ or "")
-        if built.suffix in (".py", ".pyc"):
+        if built.suffix in (".py", ".pyc") or installed(built):
             continue
         source = built.with_name(built.name.split(".", 1)[0] + ".py")
         if source.exists() and source.stat().st_mtime > built.stat().st_mtime:

@@ -42,3 +42,10 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> N
 def test_a_fresh_build_and_plain_sources_load(tmp_path: Path) -> None:
     built, source = built_beside_source(tmp_path, built_at=2000, edited_at=1000)
     check_fresh([module("ingest.engine.engine", built), module("ingest.engine.geo", source)])  # no error
+
+
+def test_an_installed_package_is_not_judged_by_the_times_pip_wrote_its_files(tmp_path: Path) -> None:
+    site = tmp_path / "lib" / "python3.11" / "site-packages" / "ingest" / "engine"
+    site.mkdir(parents=True)
+    built, _ = built_beside_source(site, built_at=1000, edited_at=2000)  # pip wrote the .py last
+    check_fresh([module("ingest.engine.engine", built)])  # no error
