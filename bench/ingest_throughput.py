@@ -31,12 +31,13 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from bench.scenario import generate
-from bench.which_engine import describe_engine
 from gridwatch.contracts import Alert
 from gridwatch.gridmap import parse_grid_map
 from gridwatch.kafka import ensure_topics, make_producer
 from gridwatch.servers import KafkaServer, PostgresServer
 from gridwatch.settings import Settings
+from ingest.engine import COMPILABLE
+from ingest.engine.compiled import describe as describe_engine
 from ingest.gridstore import store_grid_map
 from ingest.migrate import migrate
 from ingest.service import build_worker, run_loop
@@ -167,7 +168,7 @@ def main() -> int:
             base = time_ingest(settings_for(kafka, pg, 1), sample, grid_map).rate
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"ingest, Kafka -> PostgreSQL with incidents, {len(alerts)} alerts, engine {describe_engine()} "
+    print(f"ingest, Kafka -> PostgreSQL with incidents, {len(alerts)} alerts, engine {describe_engine(COMPILABLE)} "
           f"(load average {load_average()}):")
     print(f"  baseline (row by row, {len(sample)} alerts)  {base:10,.0f} alerts/s")
     for batch, batched in measured.items():

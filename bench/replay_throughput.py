@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bench.scenario import generate
-from bench.which_engine import describe_engine
 from gridwatch.gridmap import parse_grid_map
-from ingest.engine import IncidentEngine
+from ingest.engine import COMPILABLE, IncidentEngine
+from ingest.engine.compiled import describe as describe_engine
 from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
@@ -60,7 +60,7 @@ def main() -> int:
     slow_s, slow_cpu, slow_incidents = timed(one_at_a_time)
     assert fast_incidents == slow_incidents, "both ways must give the same incidents"
     rate = n / fast_s
-    print(f"{n} observations over {args.days} days, {fast_incidents} incidents; engine {describe_engine()}")
+    print(f"{n} observations over {args.days} days, {fast_incidents} incidents; engine {describe_engine(COMPILABLE)}")
     print(f"  replay (chunked)        {rate:10,.0f} observations/s   ({n / fast_cpu:,.0f}/s of CPU time)")
     print(f"  baseline (one by one)   {n / slow_s:10,.0f} observations/s   ({n / slow_cpu:,.0f}/s of CPU time)")
     print(f"  ratio {slow_s / fast_s:.2f}x; target {TARGET:,}/s: {'met' if rate >= TARGET else f'MISSED ({rate / TARGET:.0%} of it)'}")

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import psycopg
 from prometheus_client import CollectorRegistry
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from gridwatch.backoff import Backoff
 from gridwatch.gridmap import load_grid_map, map_version
@@ -18,7 +23,8 @@ from gridwatch.kafka import ensure_topics, make_consumer, make_producer
 from gridwatch.observability import serve_health
 from gridwatch.settings import Settings
 from ingest.consumer import IngestMetrics, IngestWorker
-from ingest.engine import load_engine_config
+from ingest.engine import COMPILABLE, load_engine_config
+from ingest.engine.compiled import describe
 from ingest.escalation import load_escalation_config
 from ingest.escalator import EscalationMetrics, EscalationRunner
 from ingest.gridstore import store_grid_map, stored_map_version
@@ -105,7 +111,8 @@ def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
         return {"ok": ok, "last_poll_s_ago": round(polled_ago, 1), "grid_map": worker.grid_version}
 
     server = serve_health(settings.ingest.metrics_port, registry, health) if settings.ingest.metrics_port else None
-    log.info("ingest started", extra={"topics": settings.kafka.topics.model_dump(), "grid_map": worker.grid_version})
+    log.info("ingest started", extra={"topics": settings.kafka.topics.model_dump(), "grid_map": worker.grid_version,
+                                      "engine": describe(COMPILABLE)})
     try:
         run_loop(worker, stop, escalator)
     finally:

@@ -39,3 +39,11 @@ def check_fresh(modules: Iterable[ModuleType]) -> None:
         if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
             raise StaleBuild(f"{built} was compiled before {source} last changed: rebuild it ({REBUILD}) "
                              f"or delete it to run the source")
+
+
+def describe(modules: Iterable[ModuleType]) -> str:
+    """"pure Python" or "compiled with mypyc (k of n modules)": what the ingest logs at start and a
+    benchmark prints beside its figures, so a figure is never quoted for the wrong build."""
+    modules = list(modules)
+    built = compiled(modules)
+    return f"compiled with mypyc ({len(built)} of {len(modules)} modules)" if built else "pure Python"

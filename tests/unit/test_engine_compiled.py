@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from ingest.engine.compiled import StaleBuild, check_fresh, compiled
+from ingest.engine.compiled import StaleBuild, check_fresh, compiled, describe
 
 
 def module(name: str, path: Path) -> ModuleType:
@@ -49,3 +49,9 @@ def test_an_installed_package_is_not_judged_by_the_times_pip_wrote_its_files(tmp
     site.mkdir(parents=True)
     built, _ = built_beside_source(site, built_at=1000, edited_at=2000)  # pip wrote the .py last
     check_fresh([module("ingest.engine.engine", built)])  # no error
+
+
+def test_describe_says_which_build_runs(tmp_path: Path) -> None:
+    built, source = built_beside_source(tmp_path, 2000, 1000)
+    assert describe([module("a", source), module("b", source)]) == "pure Python"
+    assert describe([module("a", built), module("b", source)]) == "compiled with mypyc (1 of 2 modules)"
