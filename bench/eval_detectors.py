@@ -56,7 +56,7 @@ FIRE_RAW_CONFIDENCE = 0.05  # the model's boxes are cached from here; verificati
 # What main shipped before this evaluation, printed as the reference row.
 FIRE_BEFORE = FireVerifyConfig(
     min_confidence=0.35, min_smoke_confidence=0.4, min_fire_pixels=0.02, min_smoke_pixels=0.35,
-    min_box_area=0.0, max_smoke_saturation=1.0,
+    min_box_area=0.0, max_smoke_saturation=1.0, min_cross_fire_pixels=1.01,
 )
 
 
@@ -162,6 +162,8 @@ def eval_fire(detector: Detector, cfg: FireVerifyConfig) -> None:
 
     chosen = hits(cfg)
     print_fire("chosen verification (FireVerifyConfig defaults)", chosen)
+    print_fire("chosen without the cross-class checks (min_cross_fire_pixels 1.01)",
+               hits(cfg.model_copy(update={"min_cross_fire_pixels": 1.01})))
     print_fire("before (main's verification)", hits(FIRE_BEFORE))
     for name in ("cair", "cctv_fire"):
         tp, fp, fn, tn = fire_counts([(i, h) for i, h in chosen if i.row["file"].startswith(name)])

@@ -36,6 +36,7 @@ FIRE_GRID = {
     "min_smoke_pixels": [0.0, 0.35],
     "max_smoke_saturation": [0.2, 1.0],
     "min_box_area": [0.0, 0.005, 0.01, 0.02],
+    "min_cross_fire_pixels": [0.2, 0.3, 0.4, 1.01],
 }
 
 
@@ -61,11 +62,16 @@ def box_features(image: np.ndarray, dets) -> BoxFeatures:  # noqa: ANN001 - Dete
 
 
 def fire_hit(f: BoxFeatures, p: dict[str, float]) -> bool:
-    s, flame, grey, sat, area = f.values.T
+    """``detectors.fire.looks_like`` on precomputed features: own class first, then the other one."""
+    s, flame, grey_share, sat, area = f.values.T
     big = area >= p["min_box_area"]
+    grey = (grey_share >= p["min_smoke_pixels"]) & (sat <= p["max_smoke_saturation"])
+    cross = p["min_cross_fire_pixels"] <= 1
+    strict = s >= max(p["min_confidence"], p["min_smoke_confidence"])
     fire = f.is_fire & (s >= p["min_confidence"]) & (flame >= p["min_fire_pixels"])
-    smoke = ~f.is_fire & (s >= p["min_smoke_confidence"]) & (grey >= p["min_smoke_pixels"]) & (sat <= p["max_smoke_saturation"])
-    return bool((big & (fire | smoke)).any())
+    smoke = ~f.is_fire & (s >= p["min_smoke_confidence"]) & grey
+    crossed = cross & strict & ((~f.is_fire & (flame >= p["min_cross_fire_pixels"])) | (f.is_fire & grey))
+    return bool((big & (fire | smoke | crossed)).any())
 
 
 def precision_recall(feats: list[tuple[Item, BoxFeatures]], p: dict[str, float]) -> tuple[float, float]:
