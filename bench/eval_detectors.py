@@ -64,6 +64,10 @@ FIRE_BEFORE = FireVerifyConfig(
 # is fire when either view says so. Chosen on the tune half (bench/tune_detectors.py --second-look 1280).
 SECOND_LOOK_IMGSZ = 1280
 SECOND_LOOK = FireVerifyConfig(min_smoke_confidence=0.45, max_smoke_saturation=0.1, min_cross_fire_pixels=1.01)
+# A per-camera option that is only configuration: the fire model on the whole frame and 2x2 tiles (tiles: 2,
+# 5 inferences) with stricter scores. Chosen on the tune half (bench/tune_detectors.py --fire-tiles 2).
+FIRE_TILES = 2
+FIRE_TILED = FireVerifyConfig(min_confidence=0.6, min_smoke_confidence=0.7)
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,9 @@ def print_fire(title: str, hits: list[tuple[Item, bool]]) -> None:
         print(f"    {half:<5} tp {tp:3d} fp {fp:3d} fn {fn:3d} tn {tn:3d}  {line}")
 
 
-def eval_fire(detector: Detector, cfg: FireVerifyConfig, second_look: Detector | None = None) -> None:
+def eval_fire(
+    detector: Detector, cfg: FireVerifyConfig, second_look: Detector | None = None, tiled: Detector | None = None
+) -> None:
     all_items = items("fire") + items("nonfire")
     images = [cv2.imread(str(i.path)) for i in all_items]
     raw = [detector.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
@@ -175,6 +181,10 @@ def eval_fire(detector: Detector, cfg: FireVerifyConfig, second_look: Detector |
         smoke = [second_look.detect(i, lambda im=im: im).of_classes({"smoke"}) for i, im in zip(all_items, images)]
         both = [(i, h or len(verify_image(im, d, SECOND_LOOK)) > 0) for (i, h), im, d in zip(chosen, images, smoke)]
         print_fire(f"option: chosen + a second look @{second_look.config.imgsz} (smoke >= 0.45, saturation <= 0.1)", both)
+    if tiled is not None:
+        raw_tiled = [tiled.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
+        print_fire(f"option: whole frame + {FIRE_TILES}x{FIRE_TILES} tiles, fire >= 0.6, smoke >= 0.7",
+                   [(i, len(verify_image(im, d, FIRE_TILED)) > 0) for i, im, d in zip(all_items, images, raw_tiled)])
     for name in ("cair", "cctv_fire"):
         tp, fp, fn, tn = fire_counts([(i, h) for i, h in chosen if i.row["file"].startswith(name)])
         print(f"    chosen, by source {name:<9} (all): tp {tp} fp {fp} fn {fn} tn {tn}")
@@ -323,12 +333,15 @@ def main() -> None:
     if not args.skip_fire:
         chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
         second = Detector("fire", fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}), args.fresh)
-        eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify, second)
+        tiled = Detector("fire", chosen.model_copy(update={"tiles": FIRE_TILES}), args.fresh)
+        eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify, second, tiled)
     if args.timing_images:
         named = [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
         named += [("parking", "whole frame", base), ("parking", "tiles 2", parking)]
         if not args.skip_fire:
             named += [("fire", f"yolov8s-fire-smoke @{c.imgsz}", c) for c in fire_models]
+            named += [("fire", f"yolov8s-fire-smoke @640, whole + {FIRE_TILES}x{FIRE_TILES} tiles",
+                       fire_models[0].model_copy(update={"tiles": FIRE_TILES}))]
         eval_speed(named, args.timing_images)
 
 

@@ -1,6 +1,6 @@
 """Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
 
-    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--second-look 1280] [--skip-fire] [--skip-crowd]
+    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--skip-fire] [--skip-crowd]
 
 Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
 a small grid on the tune half only and prints the best settings with their tune figures; the test
@@ -95,8 +95,9 @@ def precision_recall(
     return tp / max(tp + fp, 1), tp / max(sum(pos for pos, _ in hits), 1)
 
 
-def tune_features(imgsz: int, fresh: bool) -> list[tuple[Item, BoxFeatures]]:
-    det = Detector("fire", UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz), fresh)
+def tune_features(imgsz: int, fresh: bool, tiles: int = 1) -> list[tuple[Item, BoxFeatures]]:
+    config = UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles)
+    det = Detector("fire", config, fresh)
     feats = []
     for item in select(items("fire") + items("nonfire"), "tune"):
         image = cv2.imread(str(item.path))
@@ -115,9 +116,10 @@ def best(feats: list[tuple[Item, BoxFeatures]], grid: dict[str, list[float]], al
         print(f"  tune P {prec:.3f} R {rec:.3f}  {p}")
 
 
-def tune_fire(imgsz: int, fresh: bool) -> None:
-    feats = tune_features(imgsz, fresh)
-    print(f"fire @{imgsz}: {len(feats)} tune images; best by recall with precision >= 0.90 (tune half only)")
+def tune_fire(imgsz: int, fresh: bool, tiles: int = 1) -> None:
+    feats = tune_features(imgsz, fresh, tiles)
+    view = f"@{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "")
+    print(f"fire {view}: {len(feats)} tune images; best by recall with precision >= 0.90 (tune half only)")
     best(feats, FIRE_GRID)
 
 
@@ -175,6 +177,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
     ap.add_argument("--fire-imgsz", type=int, nargs="*", default=[640])
+    ap.add_argument("--fire-tiles", type=int, nargs="*", default=[], help="fire: search the whole frame + n x n tiles @640")
     ap.add_argument("--second-look", type=int, nargs="*", default=[], help="fire: also search a larger view's thresholds")
     ap.add_argument("--skip-fire", action="store_true")
     ap.add_argument("--skip-crowd", action="store_true")
@@ -185,6 +188,8 @@ def main() -> None:
     if not args.skip_fire:
         for imgsz in args.fire_imgsz:
             tune_fire(imgsz, args.fresh)
+        for tiles in args.fire_tiles:
+            tune_fire(640, args.fresh, tiles)
         for imgsz in args.second_look:
             tune_second_look(imgsz, args.fresh)
 
