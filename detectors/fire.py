@@ -4,7 +4,8 @@ A YOLO fire/smoke model alone fires on night lamps, sunsets and tail lights (see
 project's hard negatives). So each box is verified cheaply before it counts:
 - size and colour: a box must cover enough of the frame; a fire box must hold enough
   flame-coloured pixels (red >= green > blue, bright, saturated, or an overexposed warm core), a
-  smoke box must be grey on average (low mean saturation);
+  smoke box must be grey on average (low mean saturation); the model mixes the two classes up on
+  CCTV, so a box that fails its own class's colour check may pass the other's, at the stricter score;
 - flicker: between two evaluations, flame pixels inside the box change (flames move; a lamp or a
   sunset does not), or the fire's area changes;
 - persistence: k of the last n evaluations (``ConfirmConfig``) and ``min_duration_s``.
