@@ -61,8 +61,18 @@ FIRE_RAW_CONFIDENCE = 0.05  # the model's boxes are cached from here; verificati
 # What main shipped before this evaluation, printed as the reference row.
 FIRE_BEFORE = FireVerifyConfig(
     min_confidence=0.35, min_smoke_confidence=0.4, min_fire_pixels=0.02, min_smoke_pixels=0.35,
-    min_box_area=0.0, max_smoke_saturation=1.0,
+    min_box_area=0.0, max_smoke_saturation=1.0, min_cross_fire_pixels=1.01,
 )
+
+# A measured option, not a camera setting yet (the pipeline runs one fire view): a second look with the
+# same model at 1280 px, its smoke boxes only, kept from 0.45 when grey (mean saturation <= 0.1); an image
+# is fire when either view says so. Chosen on the tune half (bench/tune_detectors.py --second-look 1280).
+SECOND_LOOK_IMGSZ = 1280
+SECOND_LOOK = FireVerifyConfig(min_smoke_confidence=0.45, max_smoke_saturation=0.1, min_cross_fire_pixels=1.01)
+# A per-camera option that is only configuration: the fire model on the whole frame and 2x2 tiles (tiles: 2,
+# 5 inferences) with stricter scores. Chosen on the tune half (bench/tune_detectors.py --fire-tiles 2).
+FIRE_TILES = 2
+FIRE_TILED = FireVerifyConfig(min_confidence=0.6, min_smoke_confidence=0.7)
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,9 @@ def print_fire(title: str, hits: list[tuple[Item, bool]]) -> None:
         print(f"    {half:<5} tp {tp:3d} fp {fp:3d} fn {fn:3d} tn {tn:3d}  {line}")
 
 
-def eval_fire(detector: Detector, cfg: FireVerifyConfig) -> None:
+def eval_fire(
+    detector: Detector, cfg: FireVerifyConfig, second_look: Detector | None = None, tiled: Detector | None = None
+) -> None:
     all_items = items("fire") + items("nonfire")
     images = [cv2.imread(str(i.path)) for i in all_items]
     raw = [detector.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
@@ -183,7 +195,17 @@ def eval_fire(detector: Detector, cfg: FireVerifyConfig) -> None:
 
     chosen = hits(cfg)
     print_fire("chosen verification (FireVerifyConfig defaults)", chosen)
+    print_fire("chosen without the cross-class checks (min_cross_fire_pixels 1.01)",
+               hits(cfg.model_copy(update={"min_cross_fire_pixels": 1.01})))
     print_fire("before (main's verification)", hits(FIRE_BEFORE))
+    if second_look is not None:
+        smoke = [second_look.detect(i, lambda im=im: im).of_classes({"smoke"}) for i, im in zip(all_items, images)]
+        both = [(i, h or len(verify_image(im, d, SECOND_LOOK)) > 0) for (i, h), im, d in zip(chosen, images, smoke)]
+        print_fire(f"option: chosen + a second look @{second_look.config.imgsz} (smoke >= 0.45, saturation <= 0.1)", both)
+    if tiled is not None:
+        raw_tiled = [tiled.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
+        print_fire(f"option: whole frame + {FIRE_TILES}x{FIRE_TILES} tiles, fire >= 0.6, smoke >= 0.7",
+                   [(i, len(verify_image(im, d, FIRE_TILED)) > 0) for i, im, d in zip(all_items, images, raw_tiled)])
     for name in ("cair", "cctv_fire"):
         tp, fp, fn, tn = fire_counts([(i, h) for i, h in chosen if i.row["file"].startswith(name)])
         print(f"    chosen, by source {name:<9} (all): tp {tp} fp {fp} fn {fn} tn {tn}")
@@ -342,16 +364,20 @@ def main() -> None:
     parking = base.model_copy(update={"tiles": PARKING_TILES})
     eval_parking(parking, args.fresh)
     camera_fire = FireDetectorConfig()  # what a camera with fire detection runs
-    fire_models = [camera_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE, "imgsz": s}) for s in (640, 320)]
+    fire_models = [camera_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE, "imgsz": s}) for s in (640, 320, SECOND_LOOK_IMGSZ)]
     if not args.skip_fire:
         chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
-        eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify)
+        second = Detector("fire", fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}), args.fresh)
+        tiled = Detector("fire", chosen.model_copy(update={"tiles": FIRE_TILES}), args.fresh)
+        eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify, second, tiled)
     if args.timing_images:
         named = [("crowd", *REFERENCE)]
         named += [("crowd", s.name.split(", persons")[0].split(", rule")[0], s.backend) for s in setups]
         named += [("parking", *REFERENCE), ("parking", "whole frame", base), ("parking", "tiles 2", parking)]
         if not args.skip_fire:
             named += [("fire", f"yolov8s-fire-smoke @{c.imgsz}", c) for c in fire_models]
+            named += [("fire", f"yolov8s-fire-smoke @640, whole + {FIRE_TILES}x{FIRE_TILES} tiles",
+                       fire_models[0].model_copy(update={"tiles": FIRE_TILES}))]
         eval_speed(named, args.timing_images)
 
 

@@ -1,6 +1,6 @@
 """Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
 
-    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--skip-fire] [--skip-crowd]
+    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--skip-fire] [--skip-crowd]
 
 Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
 a small grid on the tune half only and prints the best settings with their tune figures; the test
@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, labelled_people, load, matched  # noqa: E402
 from bench.media import Item, items, select  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig  # noqa: E402
+from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.crowd import drop_nested  # noqa: E402
-from detectors.fire import _crop, flame_mask, smoke_mask  # noqa: E402
+from detectors.fire import FireVerifyConfig, _crop, flame_mask, smoke_mask  # noqa: E402
 from detectors.labels import PERSON  # noqa: E402
 
 FIRE_GRID = {
@@ -36,6 +37,17 @@ FIRE_GRID = {
     "min_smoke_pixels": [0.0, 0.35],
     "max_smoke_saturation": [0.2, 1.0],
     "min_box_area": [0.0, 0.005, 0.01, 0.02],
+    "min_cross_fire_pixels": [0.2, 0.3, 0.4, 1.01],
+}
+# The second look's grid: the first view's other settings stay; more pixels mostly find thin smoke.
+SECOND_LOOK_GRID = {
+    **{k: v[:1] for k, v in FIRE_GRID.items()},
+    "min_confidence": [0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 1.01],
+    "min_smoke_confidence": [0.45, 0.55, 0.65, 0.75, 0.85, 1.01],
+    "max_smoke_saturation": [0.2, 0.15, 0.1],
+    "min_box_area": [0.02, 0.05],
+    "min_fire_pixels": [0.02],
+    "min_cross_fire_pixels": [1.01],
 }
 
 
@@ -61,36 +73,65 @@ def box_features(image: np.ndarray, dets) -> BoxFeatures:  # noqa: ANN001 - Dete
 
 
 def fire_hit(f: BoxFeatures, p: dict[str, float]) -> bool:
-    s, flame, grey, sat, area = f.values.T
+    """``detectors.fire.looks_like`` on precomputed features: own class first, then the other one."""
+    s, flame, grey_share, sat, area = f.values.T
     big = area >= p["min_box_area"]
+    grey = (grey_share >= p["min_smoke_pixels"]) & (sat <= p["max_smoke_saturation"])
+    cross = p["min_cross_fire_pixels"] <= 1
+    strict = s >= max(p["min_confidence"], p["min_smoke_confidence"])
     fire = f.is_fire & (s >= p["min_confidence"]) & (flame >= p["min_fire_pixels"])
-    smoke = ~f.is_fire & (s >= p["min_smoke_confidence"]) & (grey >= p["min_smoke_pixels"]) & (sat <= p["max_smoke_saturation"])
-    return bool((big & (fire | smoke)).any())
+    smoke = ~f.is_fire & (s >= p["min_smoke_confidence"]) & grey
+    crossed = cross & strict & ((~f.is_fire & (flame >= p["min_cross_fire_pixels"])) | (f.is_fire & grey))
+    return bool((big & (fire | smoke | crossed)).any())
 
 
-def precision_recall(feats: list[tuple[Item, BoxFeatures]], p: dict[str, float]) -> tuple[float, float]:
-    hits = [(i.folder == "fire", fire_hit(f, p)) for i, f in feats]
+def precision_recall(
+    feats: list[tuple[Item, BoxFeatures]], p: dict[str, float], already: list[bool] | None = None
+) -> tuple[float, float]:
+    """Per image; ``already``: images some other view already called fire (the union of views)."""
+    hits = [(i.folder == "fire", fire_hit(f, p) or bool(already and already[k])) for k, (i, f) in enumerate(feats)]
     tp = sum(pos and h for pos, h in hits)
     fp = sum(h and not pos for pos, h in hits)
     return tp / max(tp + fp, 1), tp / max(sum(pos for pos, _ in hits), 1)
 
 
-def tune_fire(imgsz: int, fresh: bool) -> None:
-    det = Detector("fire", UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz), fresh)
-    tune = select(items("fire") + items("nonfire"), "tune")
+def tune_features(imgsz: int, fresh: bool, tiles: int = 1) -> list[tuple[Item, BoxFeatures]]:
+    config = UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles)
+    det = Detector("fire", config, fresh)
     feats = []
-    for item in tune:
+    for item in select(items("fire") + items("nonfire"), "tune"):
         image = cv2.imread(str(item.path))
         feats.append((item, box_features(image, det.detect(item, lambda image=image: image))))
+    return feats
+
+
+def best(feats: list[tuple[Item, BoxFeatures]], grid: dict[str, list[float]], already: list[bool] | None = None) -> None:
     ranked = []
-    for values in itertools.product(*FIRE_GRID.values()):
-        p = dict(zip(FIRE_GRID, values))
-        prec, rec = precision_recall(feats, p)
+    for values in itertools.product(*grid.values()):
+        p = dict(zip(grid, values))
+        prec, rec = precision_recall(feats, p, already)
         ranked.append(((prec >= 0.90, rec, prec), p))
     ranked.sort(key=lambda r: r[0], reverse=True)
-    print(f"fire @{imgsz}: {len(tune)} tune images; best by recall with precision >= 0.90 (tune half only)")
     for (_, rec, prec), p in ranked[:5]:
         print(f"  tune P {prec:.3f} R {rec:.3f}  {p}")
+
+
+def tune_fire(imgsz: int, fresh: bool, tiles: int = 1) -> None:
+    feats = tune_features(imgsz, fresh, tiles)
+    view = f"@{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "")
+    print(f"fire {view}: {len(feats)} tune images; best by recall with precision >= 0.90 (tune half only)")
+    best(feats, FIRE_GRID)
+
+
+def tune_second_look(imgsz: int, fresh: bool) -> None:
+    """A second, larger view's own thresholds, on top of the camera's view with FireVerifyConfig()'s
+    defaults: an image is fire when either view's boxes pass (the union)."""
+    first = tune_features(FireDetectorConfig().backend.imgsz, fresh)
+    already = [fire_hit(f, FireVerifyConfig().model_dump()) for _, f in first]
+    prec, rec = precision_recall(first, FireVerifyConfig().model_dump())
+    print(f"fire: second look @{imgsz} on top of @{FireDetectorConfig().backend.imgsz} with FireVerifyConfig() "
+          f"(tune P {prec:.3f} R {rec:.3f} alone); best by recall with precision >= 0.90 (tune half only)")
+    best(tune_features(imgsz, fresh), SECOND_LOOK_GRID, already)
 
 
 @dataclass(frozen=True)
@@ -135,7 +176,9 @@ def tune_crowd(base: BackendConfig, fresh: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
-    ap.add_argument("--fire-imgsz", type=int, nargs="+", default=[640])
+    ap.add_argument("--fire-imgsz", type=int, nargs="*", default=[640])
+    ap.add_argument("--fire-tiles", type=int, nargs="*", default=[], help="fire: search the whole frame + n x n tiles @640")
+    ap.add_argument("--second-look", type=int, nargs="*", default=[], help="fire: also search a larger view's thresholds")
     ap.add_argument("--skip-fire", action="store_true")
     ap.add_argument("--skip-crowd", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
@@ -145,6 +188,10 @@ def main() -> None:
     if not args.skip_fire:
         for imgsz in args.fire_imgsz:
             tune_fire(imgsz, args.fresh)
+        for tiles in args.fire_tiles:
+            tune_fire(640, args.fresh, tiles)
+        for imgsz in args.second_look:
+            tune_second_look(imgsz, args.fresh)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A YOLO fire/smoke model alone fires on night lamps, sunsets and tail lights (see
 project's hard negatives). So each box is verified cheaply before it counts:
 - size and colour: a box must cover enough of the frame; a fire box must hold enough
   flame-coloured pixels (red >= green > blue, bright, saturated, or an overexposed warm core), a
-  smoke box must be grey on average (low mean saturation);
+  smoke box must be grey on average (low mean saturation); the model mixes the two classes up on
+  CCTV, so a box that fails its own class's colour check may pass the other's, at the stricter score;
 - flicker: between two evaluations, flame pixels inside the box change (flames move; a lamp or a
   sunset does not), or the fire's area changes;
 - persistence: k of the last n evaluations (``ConfirmConfig``) and ``min_duration_s``.
@@ -49,6 +50,12 @@ class FireVerifyConfig(BaseModel):
         0.02, ge=0, le=1, description="share of the frame a fire or smoke box must cover (12 of the 61 hard "
         "negative photos, lamps and lights, fail on this alone); lower it for wide views where a fire starts small"
     )
+    min_cross_fire_pixels: float = Field(
+        0.3, ge=0, le=1.01, description="a smoke box at least this flame-coloured counts as fire, and a "
+        "fire box that passes the smoke checks counts as smoke, both from the stricter of the two scores "
+        "(min_confidence, min_smoke_confidence): on CCTV the model boxes a red-orange blaze as smoke and an overexposed "
+        "white flash as fire; 1.01 turns the cross-class checks off"
+    )
     min_flicker: float = Field(0.04, ge=0, le=1, description="share of flame pixels that must change between evaluations")
     min_area_change: float = Field(0.15, ge=0, description="relative change of fire area that also counts as alive")
 
@@ -77,15 +84,30 @@ def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return image[y1:y2, x1:x2]
 
 
-def colour_ok(image: np.ndarray, box: np.ndarray, label: str, cfg: FireVerifyConfig) -> bool:
-    """Size and colour of one box: big enough, flame-coloured (fire) or grey (smoke)."""
+def looks_like(image: np.ndarray, box: np.ndarray, label: str, score: float, cfg: FireVerifyConfig) -> str | None:
+    """What one box passes as: "fire", "smoke" or None. It must be big enough, then pass its own
+    class's score and colour check, else the other class's (see ``min_cross_fire_pixels``)."""
     crop = _crop(image, box)
-    if crop.size == 0 or crop.shape[0] * crop.shape[1] < cfg.min_box_area * image.shape[0] * image.shape[1]:
-        return False
-    if label == "fire":
-        return float(flame_mask(crop).mean()) >= cfg.min_fire_pixels
-    saturation = float(cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)[..., 1].mean()) / 255
-    return saturation <= cfg.max_smoke_saturation and float(smoke_mask(crop).mean()) >= cfg.min_smoke_pixels
+    if label not in ("fire", "smoke") or crop.size == 0:
+        return None
+    if crop.shape[0] * crop.shape[1] < cfg.min_box_area * image.shape[0] * image.shape[1]:
+        return None
+    own = {"fire": cfg.min_confidence, "smoke": cfg.min_smoke_confidence}
+    other = "smoke" if label == "fire" else "fire"
+    cross = max(own.values()) if cfg.min_cross_fire_pixels <= 1 else 2.0  # the model's other class: the stricter score
+    floor = {label: own[label], other: cross}
+    flame_share = cfg.min_fire_pixels if label == "fire" else cfg.min_cross_fire_pixels
+    checks = {
+        "fire": lambda: score >= floor["fire"] and float(flame_mask(crop).mean()) >= flame_share,
+        "smoke": lambda: score >= floor["smoke"] and grey(crop, cfg),
+    }
+    return next((name for name in (label, other) if checks[name]()), None)
+
+
+def grey(crop_bgr: np.ndarray, cfg: FireVerifyConfig) -> bool:
+    """The smoke colour check: grey on average (low mean saturation) and enough grey pixels."""
+    saturation = float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2HSV)[..., 1].mean()) / 255
+    return saturation <= cfg.max_smoke_saturation and float(smoke_mask(crop_bgr).mean()) >= cfg.min_smoke_pixels
 
 
 def flicker(prev: np.ndarray, cur: np.ndarray, box: np.ndarray, delta: int = 20) -> float:
@@ -103,14 +125,15 @@ def flicker(prev: np.ndarray, cur: np.ndarray, box: np.ndarray, delta: int = 20)
 
 
 def verify_image(image: np.ndarray, detections: Detections, cfg: FireVerifyConfig) -> Detections:
-    """Boxes that pass score and colour checks on one image (no time: used for stills too)."""
+    """Boxes that pass score, size and colour checks on one image (no time: used for stills too),
+    each named for the check it passed (a smoke box that passed as fire is returned as fire)."""
     dets = detections.above(min(cfg.min_confidence, cfg.min_smoke_confidence))
-    floor = {"fire": cfg.min_confidence, "smoke": cfg.min_smoke_confidence}
-    keep = [
-        c >= floor.get(name, 1.0) and colour_ok(image, box, name, cfg)
-        for box, name, c in zip(dets.xyxy, dets.names, dets.confidence)
-    ]
-    return dets[np.asarray(keep, dtype=bool).reshape(-1)]
+    passed = [looks_like(image, box, name, float(c), cfg) for box, name, c in zip(dets.xyxy, dets.names, dets.confidence)]
+    keep = np.array([p is not None for p in passed], dtype=bool)
+    kept = dets[keep]
+    names = list(kept.class_names)
+    ids = [names.index(p) if p in names else c for p, c in zip((p for p in passed if p), kept.class_id)]
+    return Detections.from_arrays(kept.xyxy, kept.confidence, np.asarray(ids, np.int32), kept.class_names, kept.tracker_id)
 
 
 def area_ratio(detections: Detections, shape: tuple[int, ...]) -> float:

@@ -114,10 +114,26 @@ def test_flicker_measures_changing_flame_pixels(shift: int, expect_flicker: bool
 def test_colour_check_rejects_a_grey_fire_box() -> None:
     grey = np.full((40, 40, 3), 128, np.uint8)
     d = Detections.from_arrays([[0, 0, 40, 40]], [0.9], [1], ("smoke", "fire"))
-    assert len(verify_image(grey, d, FireVerifyConfig())) == 0
+    assert len(verify_image(grey, d, FireVerifyConfig(min_cross_fire_pixels=1.01))) == 0
     orange = np.zeros((40, 40, 3), np.uint8)
     orange[:] = (40, 160, 250)
-    assert len(verify_image(orange, d, FireVerifyConfig())) == 1
+    assert verify_image(orange, d, FireVerifyConfig()).names == ["fire"]
+
+
+@pytest.mark.parametrize(("colour", "model_class", "score", "passes_as"), [
+    ((40, 160, 250), 0, 0.9, ["fire"]),  # an orange blaze the model calls smoke
+    ((128, 128, 128), 1, 0.9, ["smoke"]),  # a grey (overexposed) box the model calls fire
+    ((40, 160, 250), 0, 0.3, []),  # the other class needs the stricter score (smoke's 0.45)
+    ((128, 128, 128), 1, 0.3, []),
+    ((200, 160, 110), 1, 0.9, []),  # a blue-tinted box: neither flame-coloured nor grey
+])
+def test_cross_class_boxes_pass_as_what_they_look_like(
+    colour: tuple[int, int, int], model_class: int, score: float, passes_as: list[str]
+) -> None:
+    image = np.full((40, 40, 3), colour, np.uint8)
+    d = Detections.from_arrays([[0, 0, 40, 40]], [score], [model_class], ("smoke", "fire"))
+    assert verify_image(image, d, FireVerifyConfig()).names == passes_as
+    assert len(verify_image(image, d, FireVerifyConfig(min_cross_fire_pixels=1.01))) == 0
 
 
 def test_ultralytics_own_tracker_gives_stable_ids(fire_model: Backend) -> None:
@@ -139,8 +155,9 @@ def test_small_boxes_fail_the_size_check() -> None:
 def test_smoke_must_be_grey_not_tinted() -> None:
     grey, beige = np.full((40, 40, 3), 150, np.uint8), np.full((40, 40, 3), (110, 160, 200), np.uint8)
     d = Detections.from_arrays([[0, 0, 40, 40]], [0.9], [0], ("smoke", "fire"))
-    assert len(verify_image(grey, d, FireVerifyConfig())) == 1
-    assert len(verify_image(beige, d, FireVerifyConfig())) == 0  # saturation ~0.45 > 0.2: a wall, not smoke
+    assert verify_image(grey, d, FireVerifyConfig()).names == ["smoke"]
+    assert verify_image(beige, d, FireVerifyConfig()).names != ["smoke"]  # saturation ~0.45 > 0.2: a wall, not smoke
+    assert len(verify_image(beige, d, FireVerifyConfig(min_cross_fire_pixels=1.01))) == 0
 
 
 def test_overexposed_flame_cores_count_as_flame() -> None:
