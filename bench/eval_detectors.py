@@ -41,7 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.media import MEDIA, Item, cached, items, select  # noqa: E402
+from bench.media import MEDIA, Item, cached, items  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig, build_backend  # noqa: E402
 from detectors.backends.base import Backend  # noqa: E402
 from detectors.config import CameraDetectorsConfig, FireDetectorConfig  # noqa: E402
