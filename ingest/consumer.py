@@ -112,12 +112,13 @@ class IngestWorker:
         self.metrics = metrics
         self.grid_version: str | None = None
         self.links = LinkMirror()
-        self.writer = BatchWriter(settings.database.url, metrics.stages, self._committed)
-        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-poll")
         self._ahead: Polled | None = None
         self._statuses_at: datetime | None = None
         self._recovering = False
         self.engine = self._restore_engine()
+        # Opened once the engine is rebuilt, so a failed start leaves no connection or thread behind.
+        self.writer = BatchWriter(settings.database.url, metrics.stages, self._committed)
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-poll")
         self._next_grid_check = 0.0
         self.last_poll_ok = time.monotonic()
 
