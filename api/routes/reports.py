@@ -28,6 +28,7 @@ from api.errors import field_errors
 from api.metrics import ApiMetrics
 from api.publisher import KafkaPublisher, KafkaUnavailable
 from api.schemas import Page, PatrolReportAccepted, PatrolReportCreate, ReportPublic
+from api.store.grids import grid_in_map
 from api.store.reports import ReportFilters, list_reports
 from gridwatch.contracts import UtcTime
 from gridwatch.deadletter import DeadLetter, explain
@@ -90,11 +91,10 @@ def _grid_known(pool: ConnectionPool[Connection[DictRow]], grid_id: str) -> bool
     """Whether the loaded map has the grid; None when no map is loaded or the database does not answer."""
     try:
         with pool.connection(timeout=2.0) as conn:
-            row = conn.execute("SELECT bool_or(id = %s) AS known FROM grids", (grid_id,)).fetchone()
+            return grid_in_map(conn, grid_id)
     except psycopg.Error as exc:  # PoolTimeout included
         log.warning("grid of a patrol report not checked (%s); the ingest checks it", exc)
         return None
-    return None if row is None else row["known"]
 
 
 def _keep_dead_letter(raw: bytes, reason: str, settings: Settings, publisher: KafkaPublisher,

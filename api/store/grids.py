@@ -15,6 +15,14 @@ class GridNotFound(LookupError):
         super().__init__(f"no grid with id {grid_id!r} in the loaded grid map")
 
 
+def grid_in_map(conn: Connection[DictRow], grid_id: str) -> bool | None:
+    """Whether the loaded grid map has ``grid_id``; None when no map is loaded. Two primary-key
+    probes, not a scan: a city map has tens of thousands of grids and this runs per patrol report."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM grids WHERE id = %s) AS known, "
+                       "EXISTS (SELECT 1 FROM grids) AS loaded", (grid_id,)).fetchone()
+    return None if row is None or not row["loaded"] else bool(row["known"])
+
+
 def list_grids(conn: Connection[DictRow], level: str | None, parent_id: str | None) -> list[GridPublic]:
     """All grids (a district has hundreds, not millions), coarsest level first."""
     where = Where().add("level = %(level)s", level=level).add("parent_id = %(parent_id)s", parent_id=parent_id)
