@@ -32,6 +32,7 @@ from gridwatch.deadletter import DeadLetter
 from gridwatch.kafka import make_consumer, make_producer, next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot, SnapshotError
+from ingest.dbconn import reset_connection
 from ingest.snapshot_retention import prune_snapshots, retention_cutoff
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,7 @@ class SnapshotConsumer:
     def _recover(self) -> None:
         """Rewind to the committed offsets and reconnect the database if it went away."""
         try:
-            if self.conn.closed:
-                self.conn = psycopg.connect(self.settings.database.url)
+            self.conn = reset_connection(self.conn, self.settings.database.url)
             rewind_to_committed(self.consumer)
         except Exception:  # noqa: BLE001
             log.exception("snapshot consumer recovery failed; will retry")
