@@ -8,6 +8,7 @@ lateness, give the same incident.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from datetime import UTC, datetime
 from itertools import chain
@@ -18,7 +19,7 @@ import numpy as np
 
 from gridwatch.contracts import Incident
 from ingest.engine.cluster import Cluster
-from ingest.engine.geo import METRES_PER_DEG_LAT
+from ingest.engine.geo import METRES_PER_DEG_LAT, distance_m
 from ingest.engine.links import Links
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
@@ -126,16 +127,63 @@ def _placing(members: list[Obs], category: str) -> list[Obs]:
     return own or members
 
 
-def _centroid(members: list[Obs]) -> tuple[float, float, float]:
+def _centroid(members: list[Obs], outlier_sigmas: float) -> tuple[float, float, float]:
     """Position weighted by precision (1/sigma^2), summed in canonical order and rounded (~1 cm),
-    and its own one-sigma error in metres."""
+    and its own one-sigma error in metres. A member further than ``outlier_sigmas`` of its own error
+    from that position (a stray detection linked in at the edge of the radius) pulls it off: then the
+    position is taken again from the members within ``outlier_sigmas`` of the weighted median, which
+    a minority of strays cannot pull (three members at least: the median of two is either one)."""
+    lat, lon, sigma_m = _weighted_mean(members)
+    if len(members) >= 3 and _any_beyond(members, lat, lon, outlier_sigmas):
+        mlat, mlon = _weighted_median(members)
+        kept = [o for o in members if _within(o, mlat, mlon, outlier_sigmas)]
+        if kept:
+            lat, lon, sigma_m = _weighted_mean(kept)
+    return round(lat, 7), round(lon, 7), sigma_m
+
+
+def _weight(obs: Obs) -> float:
+    return 1.0 / max(obs.sigma_m, 0.5) ** 2
+
+
+def _weighted_mean(members: list[Obs]) -> tuple[float, float, float]:
     wsum = lat = lon = 0.0
     for obs in members:
-        w = 1.0 / max(obs.sigma_m, 0.5) ** 2
+        w = _weight(obs)
         wsum += w
         lat += w * obs.lat
         lon += w * obs.lon
-    return round(lat / wsum, 7), round(lon / wsum, 7), wsum ** -0.5
+    return lat / wsum, lon / wsum, wsum ** -0.5
+
+
+def _weighted_median(members: list[Obs]) -> tuple[float, float]:
+    """Latitude and longitude each at the point where half the members' precision lies either side."""
+    return (_median([(o.lat, _weight(o)) for o in members]), _median([(o.lon, _weight(o)) for o in members]))
+
+
+def _median(weighted: list[tuple[float, float]]) -> float:
+    weighted.sort()
+    half, total = 0.5 * sum(w for _, w in weighted), 0.0
+    for value, w in weighted:
+        total += w
+        if total >= half:
+            return value
+    return weighted[-1][0]
+
+
+def _within(obs: Obs, lat: float, lon: float, sigmas: float) -> bool:
+    return distance_m(obs.lat, obs.lon, lat, lon) <= sigmas * max(obs.sigma_m, 0.5)
+
+
+def _any_beyond(members: list[Obs], lat: float, lon: float, sigmas: float) -> bool:
+    """Some member is further than ``sigmas`` of its own error from (lat, lon): squared planar
+    distances with one cosine, as ``distance_m`` computes them, since this runs on every render."""
+    per_lon = math.cos(math.radians(lat)) ** 2
+    for obs in members:
+        dy, dx, reach = obs.lat - lat, obs.lon - lon, sigmas * max(obs.sigma_m, 0.5) / METRES_PER_DEG_LAT
+        if dy * dy + dx * dx * per_lon > reach * reach:
+            return True
+    return False
 
 
 def _stated_grid(members: list[Obs]) -> str | None:
@@ -173,7 +221,8 @@ def render(cluster: Cluster, grids: GridIndex, links: Links) -> Incident:
 def render_many(clusters: list[Cluster], grids: GridIndex, links: Links) -> list[Incident]:
     """``render`` for many clusters, the grids of their positions looked up in bulk."""
     ordered = [sorted(c.members, key=canonical) for c in clusters]
-    centroids = [_centroid(_placing(members, c.category)) for c, members in zip(clusters, ordered)]
+    outlier_sigmas = links.config.uncertainty.outlier_sigmas
+    centroids = [_centroid(_placing(members, c.category), outlier_sigmas) for c, members in zip(clusters, ordered)]
     found = grids.assign_many(np.array([p[0] for p in centroids]), np.array([p[1] for p in centroids]))
     return [_incident(c, m, p, g, grids, links) for c, m, p, g in zip(clusters, ordered, centroids, found)]
 

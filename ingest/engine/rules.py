@@ -81,6 +81,9 @@ class Uncertainty(Frozen):
     stated_grid_sigmas: float = Field(
         3.0, ge=0, description="a patrol report's stated grid wins when the position is within this many sigmas of it"
     )
+    outlier_sigmas: float = Field(
+        3.0, gt=0, description="a member this many of its sigmas from an incident's position is a stray that does not place it"
+    )
 
 
 class EngineConfig(Frozen):

@@ -69,3 +69,33 @@ def test_two_weak_fire_hits_are_not_a_fire_three_are(sample_grid_index: GridInde
     assert run(sample_grid_index, weak[:2]) == []
     (incident,) = run(sample_grid_index, weak)
     assert len(incident.alert_ids) == 3
+
+
+def crowd_at(minutes: float, metres_north: float, confidence: float = 0.7) -> object:
+    return alert_factory("crowd", minutes=minutes, dlat=metres_north * M, confidence=confidence)
+
+
+def metres_from_site(incident: Incident) -> float:
+    return math.hypot((incident.lat - SITE_LAT) / M, (incident.lon - SITE_LON) / M_LON)
+
+
+def test_stray_detections_linked_at_the_edge_do_not_move_the_incident(sample_grid_index: GridIndex) -> None:
+    crowd = [crowd_at(2 * i, (-1) ** i * 0.5) for i in range(8)]  # the gathering, placed within a metre
+    strays = [crowd_at(3, 45, 0.4), crowd_at(5, 46, 0.4)]  # weak hits 45 m off: inside the crowd radius, 9 sigmas out
+    (incident,) = run(sample_grid_index, crowd + strays)
+    assert sorted(incident.alert_ids) == sorted(a.id for a in crowd + strays)  # they still join ...
+    assert metres_from_site(incident) < 1.0  # ... but do not place it (their mean would be 9 m north)
+
+
+def test_members_within_their_errors_all_place_the_incident(sample_grid_index: GridIndex) -> None:
+    # no member beyond 3 sigma of the mean: the plain precision-weighted mean, outliers or not by eye
+    crowd = [crowd_at(0, 0), crowd_at(2, 0), crowd_at(4, 12)]  # 12 m north: 8 m from the mean, under 3 x 5 m
+    (incident,) = run(sample_grid_index, crowd)
+    assert abs(metres_from_site(incident) - 4.0) < 0.05
+
+
+def test_two_members_far_apart_are_averaged(sample_grid_index: GridIndex) -> None:
+    # two patrol fixes 55 m apart (each 15 m): which one is off cannot be told, so the incident is between them
+    stream = [report_factory("hazard"), report_factory("hazard", minutes=60, dlat=55 * M, accuracy_m=15)]
+    (incident,) = run(sample_grid_index, stream)
+    assert len(incident.report_ids) == 2 and abs(metres_from_site(incident) - 27.5) < 0.05
