@@ -120,11 +120,23 @@ def _confirmation(members: list[Obs], config: EngineConfig) -> tuple[Obs, str]:
                  f"{(probe.last_alert_t or obs.t) - (probe.first_alert_t or obs.t):.0f} s")
 
 
-def _placing(members: list[Obs], category: str) -> list[Obs]:
+def _placing(members: list[Obs], category: str, config: EngineConfig) -> list[Obs]:
     """The members that say where the event is: a button pressed to report a fire is where the
-    person stood, not where the fire is, so corroborating members of another category do not count."""
+    person stood, not where the fire is, so corroborating members of another category do not count,
+    as long as the incident's own members are an event by themselves (would be confirmed alone). A
+    weak detection that only an alarm press confirmed is not: then the press, placed within metres, is
+    the best word on where the call is, and all members place the incident by their precision."""
     own = [o for o in members if o.category == category]
-    return own or members
+    if not own or len(own) == len(members):
+        return members
+    return own if _confirmed_alone(own, config) else members
+
+
+def _confirmed_alone(members: list[Obs], config: EngineConfig) -> bool:
+    probe = Cluster()
+    for obs in members:
+        probe.add(obs, config.corroborating)
+    return probe.confirmed(config)
 
 
 def _centroid(members: list[Obs], outlier_sigmas: float) -> tuple[float, float, float]:
@@ -221,8 +233,9 @@ def render(cluster: Cluster, grids: GridIndex, links: Links) -> Incident:
 def render_many(clusters: list[Cluster], grids: GridIndex, links: Links) -> list[Incident]:
     """``render`` for many clusters, the grids of their positions looked up in bulk."""
     ordered = [sorted(c.members, key=canonical) for c in clusters]
-    outlier_sigmas = links.config.uncertainty.outlier_sigmas
-    centroids = [_centroid(_placing(members, c.category), outlier_sigmas) for c, members in zip(clusters, ordered)]
+    config = links.config
+    outlier_sigmas = config.uncertainty.outlier_sigmas
+    centroids = [_centroid(_placing(members, c.category, config), outlier_sigmas) for c, members in zip(clusters, ordered)]
     found = grids.assign_many(np.array([p[0] for p in centroids]), np.array([p[1] for p in centroids]))
     return [_incident(c, m, p, g, grids, links) for c, m, p, g in zip(clusters, ordered, centroids, found)]
 

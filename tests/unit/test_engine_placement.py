@@ -54,6 +54,14 @@ def test_a_corroborating_alarm_does_not_move_the_fire(sample_grid_index: GridInd
     assert (incident.lat, incident.lon) == (round(fire.lat, 7), round(fire.lon, 7))
 
 
+def test_a_weak_hit_that_only_an_alarm_press_confirmed_is_placed_by_the_press(sample_grid_index: GridIndex) -> None:
+    weak = alert_factory("fire", confidence=0.4)  # alone: not a fire (below 0.6, one hit)
+    presses = [alert_factory("alarm", minutes=1 + i, dlat=30 * M, device_id="btn-1", confidence=1.0) for i in range(2)]
+    (incident,) = run(sample_grid_index, [weak, *presses])
+    assert incident.category == "fire" and incident.alert_ids == [weak.id, *(p.id for p in presses)]
+    assert abs(metres_from_site(incident) - 30.0) < 2.0  # at the button (3 m) rather than the hit (10 m)
+
+
 def test_an_alarm_corroborates_only_within_its_own_reach(sample_grid_index: GridIndex) -> None:
     # 40 m plus a button's 3 m and a fire camera's 10 m: 50 m joins, 60 m is a separate call for help
     for metres, incidents in ((50, 1), (60, 2)):
