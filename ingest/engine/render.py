@@ -199,22 +199,22 @@ def _any_beyond(members: list[Obs], lat: float, lon: float, sigmas: float) -> bo
 
 
 def _stated_grid(members: list[Obs]) -> str | None:
-    """The grid the patrol reports were filed under. A filed grid other than the one of the report's
-    own fix is a correction the worker made on purpose, and outvotes pre-filled grids left as they
-    were; then the grid filed most often wins, then the smallest id."""
-    filed: Counter[str] = Counter()
+    """The grid the patrol corrected the reports to, if any. A filed grid other than the one of the
+    report's own fix is a correction the worker made on purpose; a grid the app pre-filled from the fix
+    and left as it was says no more than the fix, which the position already weighs by its accuracy, so
+    it does not vote (two pre-filled grids either side of a border are then decided by the position,
+    not by their ids). The grid corrected to most often wins, then the smallest id."""
     corrected: Counter[str] = Counter()
     for o in members:
-        if o.stated_grid is not None:
-            filed[o.stated_grid] += 1
-            corrected[o.stated_grid] += o.fix_grid != o.stated_grid
-    return min(filed, key=lambda g: (-corrected[g], -filed[g], g)) if filed else None
+        if o.stated_grid is not None and o.stated_grid != o.fix_grid:
+            corrected[o.stated_grid] += 1
+    return min(corrected, key=lambda g: (-corrected[g], g)) if corrected else None
 
 
 def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, found: GridAssignment, grids: GridIndex,
           config: EngineConfig) -> tuple[GridAssignment, bool]:
-    """The finest grid holding the position (``found``), unless the reports were filed under a grid the position
-    is within ``stated_grid_sigmas`` of its error from: the worker knows which side of a street the
+    """The finest grid holding the position (``found``), unless the patrol corrected its reports to a grid the
+    position is within ``stated_grid_sigmas`` of its error from: the worker knows which side of a street the
     hazard is on better than a phone's GPS does. Returns the assignment and whether the stated grid won."""
     stated = _stated_grid(members)
     if stated is None or stated in found.path:

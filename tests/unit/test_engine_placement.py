@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gridwatch.contracts import Incident
+from gridwatch.contracts import Incident, PatrolReport
 from ingest.engine import IncidentEngine
 from ingest.engine.geo import METRES_PER_DEG_LAT
 from ingest.grids import GridIndex
@@ -14,6 +14,7 @@ from .factories import SITE_LAT, SITE_LON, alert_factory, report_factory
 M = 1 / 111_195  # about one metre of latitude, in degrees
 M_LON = M / math.cos(math.radians(SITE_LAT))
 HOME = "YZ-S1-C2-G3-M1"  # the sample map's micro-grid around the site; its east border is 140-150 m away
+EAST = "YZ-S2-C2-G1-M1"  # the micro-grid across that border (from 146 m east of the site)
 
 
 def run(grids: GridIndex, stream: list) -> list[Incident]:
@@ -44,6 +45,37 @@ def test_a_stated_grid_far_from_the_fix_or_unknown_is_not_taken(sample_grid_inde
     unknown = report_factory("hazard", minutes=600, grid_id="NO-SUCH-GRID")
     (incident,) = run(sample_grid_index, [unknown])
     assert incident.grid_id == HOME
+
+
+def prefilled(grids: GridIndex, metres_east: float, **kw: object) -> PatrolReport:
+    """A report filed under the grid the patrol app pre-filled from its fix, left as it was."""
+    grid = grids.assign(SITE_LAT, SITE_LON + metres_east * M_LON).grid_id
+    return report_factory(dlon=metres_east * M_LON, grid_id=grid, **kw)
+
+
+def test_grids_prefilled_from_fixes_either_side_of_a_border_are_decided_by_the_position(
+        sample_grid_index: GridIndex) -> None:
+    # the sharper fix places the hazard, whichever side of the border it is on (not the smaller grid id)
+    for sharp_at, vague_at, expected in ((140, 155, HOME), (152, 137, EAST)):
+        stream = [prefilled(sample_grid_index, sharp_at, category="hazard", accuracy_m=5),
+                  prefilled(sample_grid_index, vague_at, category="hazard", minutes=60, accuracy_m=30)]
+        (incident,) = run(sample_grid_index, stream)
+        assert len(incident.report_ids) == 2 and incident.grid_id == expected
+        assert "as filed by the patrol" not in incident.history[0].reason
+
+
+def test_a_prefilled_grid_does_not_outvote_the_cameras_a_correction_does(sample_grid_index: GridIndex) -> None:
+    # five cameras place the fire 4 m inside HOME
+    fire = [alert_factory("fire", minutes=i, dlon=141 * M_LON, device_id=f"cam-{i}") for i in range(5)]
+    across = prefilled(sample_grid_index, 160, category="fire", minutes=6)  # fix 15 m across, EAST kept
+    assert across.grid_id == EAST  # type: ignore[attr-defined]
+    (incident,) = run(sample_grid_index, [*fire, across])
+    assert incident.report_ids == [across.id] and incident.grid_id == HOME
+    # a fix inside HOME filed under EAST is a correction: the worker saw the fire across the border
+    corrected = report_factory("fire", minutes=6, dlon=130 * M_LON, grid_id=EAST)
+    (incident,) = run(sample_grid_index, [*fire, corrected])
+    assert incident.report_ids == [corrected.id] and incident.grid_id == EAST
+    assert f"in grid {EAST} as filed by the patrol" in incident.history[0].reason
 
 
 def test_a_corroborating_alarm_does_not_move_the_fire(sample_grid_index: GridIndex) -> None:
