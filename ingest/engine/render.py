@@ -208,7 +208,11 @@ def _stated_grid(members: list[Obs]) -> str | None:
     for o in members:
         if o.stated_grid is not None and o.stated_grid != o.fix_grid:
             corrected[o.stated_grid] += 1
-    return min(corrected, key=lambda g: (-corrected[g], g)) if corrected else None
+    best: str | None = None
+    for grid, times in corrected.items():
+        if best is None or (-times, grid) < (-corrected[best], best):
+            best = grid
+    return best
 
 
 def _grid(members: list[Obs], lat: float, lon: float, sigma_m: float, found: GridAssignment, grids: GridIndex,
