@@ -161,7 +161,7 @@ def _weight(obs: Obs) -> float:
 def _weighted_mean(members: list[Obs]) -> tuple[float, float, float]:
     wsum = lat = lon = 0.0
     for obs in members:
-        w = _weight(obs)
+        w = 1.0 / max(obs.sigma_m, 0.5) ** 2  # ``_weight``, inline: this runs on every render
         wsum += w
         lat += w * obs.lat
         lon += w * obs.lon
