@@ -19,13 +19,14 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import final
 
 import numpy as np
 
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cluster import Cluster
 from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
-from ingest.engine.links import Links, PairRule
+from ingest.engine.links import Links, PairRule, reason_under
 from ingest.engine.observation import Obs, ObsReader
 from ingest.engine.render import render_many
 from ingest.engine.rules import EngineConfig
@@ -36,14 +37,25 @@ PRUNE_EVERY_S = 600.0
 BLOCKS_REMEMBERED = 100_000
 
 
-@dataclass(frozen=True)
+@final
 class Outcome:
-    """What the engine did with one observation (``incident_id`` is filled in at the batch's end)."""
+    """What the engine did with one observation (``incident_id`` is filled in at the batch's end).
 
-    observation: Observation
-    grid: GridAssignment
-    incident_id: str | None = None
-    duplicate: bool = False
+    Read-only by convention: a plain class rather than a frozen dataclass, whose generated
+    ``__init__`` runs interpreted even in the compiled engine, and there is one per observation."""
+
+    __slots__ = ("observation", "grid", "incident_id", "duplicate")
+
+    def __init__(self, observation: Observation, grid: GridAssignment, incident_id: str | None = None,
+                 duplicate: bool = False) -> None:
+        self.observation = observation
+        self.grid = grid
+        self.incident_id = incident_id
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return (f"Outcome(observation={self.observation.id!r}, grid={self.grid.grid_id!r}, "
+                f"incident_id={self.incident_id!r}, duplicate={self.duplicate!r})")
 
 
 @dataclass
@@ -77,7 +89,8 @@ class IncidentEngine:
         self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
         self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
-        self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
+        self._seen_at: dict[float, list[str]] = {}  # the same by event time ...
+        self._seen_times: list[float] = []  # ... whose times are kept in a heap, to forget the oldest first
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
@@ -150,7 +163,8 @@ class IncidentEngine:
         return size
 
     def _key(self, category: str, lat: float, lon: float) -> Key:
-        return (category, *cell_of(lat, lon, self._size(category)))
+        row, col = cell_of(lat, lon, self._size(category))
+        return (category, row, col)
 
     def _partners(self, category: str) -> list[tuple[str, float, PairRule]]:
         """The categories ``category`` may link to (its own first), each with its cell size and the
@@ -178,8 +192,7 @@ class IncidentEngine:
         obs = self._reader.read(observation)
         if obs.stated_grid is not None:
             obs.fix_grid = grid.grid_id  # looked up in bulk already; tells a correction from a pre-fill
-        self._seen[obs.id] = obs.t
-        heapq.heappush(self._seen_by_time, (obs.t, obs.id))
+        self._remember(obs.id, obs.t)
         self._advance(obs.t)
         cluster = self._join(obs)
         self._touched.add(cluster)
@@ -192,7 +205,8 @@ class IncidentEngine:
         target.add(obs, self._corroborating)
         self._cluster_of[obs.id] = target
         category = obs.category
-        key = (category, *cell_of(obs.lat, obs.lon, self._cell_m[category]))  # ``_key``: ``_target`` sized the cells
+        row, col = cell_of(obs.lat, obs.lon, self._cell_m[category])  # ``_key``: ``_target`` sized the cells
+        key = (category, row, col)
         cell = self._cells[key]
         if cell and obs.t < cell[-1].t:
             self._unsorted.add(key)
@@ -235,10 +249,11 @@ class IncidentEngine:
         window, reach_deg = self._reach(obs.category)
         t, lat, lon = obs.t, obs.lat, obs.lon
         lon_reach = 4 * reach_deg  # ``Cluster.may_reach``'s bounds, inline: it runs for every cluster nearby
-        decide, groups, blocks = self._links.reason_under, self._groups, self._blocks
+        groups, blocks = self._groups, self._blocks
         for category, size, rule in self._partners(obs.category):
             gap = min(window, rule.window_s)  # a pair further apart in time never links
-            key = (category, *cell_of(lat, lon, size))
+            row, col = cell_of(lat, lon, size)
+            key = (category, row, col)
             for cell in blocks.get(key) or self._block(key):
                 group = groups.get(cell)
                 if not group:
@@ -246,16 +261,16 @@ class IncidentEngine:
                 for cluster, members in group.items():
                     if cluster in done:
                         continue
-                    b = cluster.box
                     if cluster.status == "closed" or not (
-                            b[0] - window <= t <= b[1] + window and b[2] - reach_deg <= lat <= b[3] + reach_deg
-                            and b[4] - lon_reach <= lon <= b[5] + lon_reach):
+                            cluster.t_min - window <= t <= cluster.t_max + window
+                            and cluster.lat_min - reach_deg <= lat <= cluster.lat_max + reach_deg
+                            and cluster.lon_min - lon_reach <= lon <= cluster.lon_max + lon_reach):
                         done.add(cluster)
                         continue
                     for other in reversed(members):
                         # |a - b| <= c as -c <= a - b <= c: the same test without two calls of abs()
                         if -gap <= other.t - t <= gap and -reach_deg <= other.lat - lat <= reach_deg \
-                                and decide(obs, other, rule):
+                                and reason_under(obs, other, rule) is not None:
                             linked.append(cluster)
                             done.add(cluster)
                             break
@@ -277,7 +292,6 @@ class IncidentEngine:
         skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
         t, lat = obs.t, obs.lat
-        decide = self._links.reason_under
         for key, rule in self._neighbourhood(obs):
             gap = min(window, rule.window_s)
             for other in self._cells.get(key, ()):
@@ -289,7 +303,7 @@ class IncidentEngine:
                 if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
                     skip.add(cluster)
                     continue
-                if decide(obs, other, rule) is not None:
+                if reason_under(obs, other, rule) is not None:
                     linked.append(cluster)
                     skip.add(cluster)
         return linked
@@ -359,13 +373,25 @@ class IncidentEngine:
             self._prune_cell(key, t)
         self._forget_seen(t - self.config.dedupe_horizon_s)
 
+    def _remember(self, observation_id: str, t: float) -> None:
+        """Remember an id for the dedupe horizon (a heap of plain times, one entry per time: cheaper
+        to keep in order than a heap of (time, id) pairs)."""
+        self._seen[observation_id] = t
+        at = self._seen_at.get(t)
+        if at is None:
+            self._seen_at[t] = [observation_id]
+            heapq.heappush(self._seen_times, t)
+        else:
+            at.append(observation_id)
+
     def _forget_seen(self, horizon: float) -> None:
         """Forget the ids of observations older than ``horizon`` (a heap: no scan of the rest)."""
-        heap, seen = self._seen_by_time, self._seen
-        while heap and heap[0][0] < horizon:
-            t, observation_id = heapq.heappop(heap)
-            if seen.get(observation_id) == t:
-                del seen[observation_id]
+        heap, seen, seen_at = self._seen_times, self._seen, self._seen_at
+        while heap and heap[0] < horizon:
+            t = heapq.heappop(heap)
+            for observation_id in seen_at.pop(t):
+                if seen.get(observation_id) == t:  # not seen again since, at another time
+                    del seen[observation_id]
 
     def _prune_cell(self, key: Key, now: float) -> None:
         """Forget the cell's observations that nothing arriving within the lateness can link to."""

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, final
 
 from gridwatch.contracts import Alert, Observation, event_time
 from ingest.engine.rules import EngineConfig
 
 
-@dataclass(slots=True)
+@final
 class Obs:
-    id: str
-    kind: str  # "alert" or "report"
-    category: str
-    type: str
-    t: float  # event time, seconds since the epoch
-    lat: float
-    lon: float
-    sigma_m: float  # one-sigma position error
-    source: str  # device id, or worker id for a report
-    track: str | None
-    zone: str | None
-    confidence: float
-    severity: dict[str, Any] = field(default_factory=dict)  # an alert's attributes, read, never copied or changed
-    stated_grid: str | None = None  # the grid a patrol report was filed under, if it says
-    fix_grid: str | None = None  # with a stated grid: the grid of the report's own position fix
+    """An alert or report as matching sees it.
 
+    A plain class with its own ``__init__`` rather than a dataclass: mypyc compiles this one (a
+    dataclass's generated ``__init__`` runs interpreted), and one is made per observation."""
+
+    __slots__ = ("id", "kind", "category", "type", "t", "lat", "lon", "sigma_m", "source", "track", "zone",
+                 "confidence", "severity", "stated_grid", "fix_grid")
+
+    def __init__(self, id: str, kind: str, category: str, type: str, t: float, lat: float, lon: float,
+                 sigma_m: float, source: str, track: str | None, zone: str | None, confidence: float,
+                 severity: dict[str, Any] | None = None, stated_grid: str | None = None,
+                 fix_grid: str | None = None) -> None:
+        self.id = id
+        self.kind = kind  # "alert" or "report"
+        self.category = category
+        self.type = type
+        self.t = t  # event time, seconds since the epoch
+        self.lat = lat
+        self.lon = lon
+        self.sigma_m = sigma_m  # one-sigma position error
+        self.source = source  # device id, or worker id for a report
+        self.track = track
+        self.zone = zone
+        self.confidence = confidence
+        self.severity: dict[str, Any] = {} if severity is None else severity  # an alert's attributes, read, never copied or changed
+        self.stated_grid = stated_grid  # the grid a patrol report was filed under, if it says
+        self.fix_grid = fix_grid  # with a stated grid: the grid of the report's own position fix
+
+    def __repr__(self) -> str:
+        return f"Obs({self.id!r}, {self.kind!r}, {self.category!r}, t={self.t!r}, lat={self.lat!r}, lon={self.lon!r})"
 
     @property
     def key(self) -> tuple[float, str]:
