@@ -21,6 +21,7 @@ from setuptools import setup
 
 COMPILED_ENGINE_MODULES = [
     "ingest/engine/geo.py",
+    "ingest/engine/rounding.py",
     "ingest/engine/links.py",
     "ingest/engine/cluster.py",
     "ingest/engine/observation.py",
