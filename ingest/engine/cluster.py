@@ -129,7 +129,11 @@ class Cluster:
             return True
         if self.max_confidence >= c.immediate_confidence:
             return True
-        if sum(conf >= c.device_confidence for conf in self.alert_sources.values()) >= c.min_devices:
+        devices, device_confidence = 0, c.device_confidence  # a loop, not sum() over a generator: this runs often
+        for confidence in self.alert_sources.values():
+            if confidence >= device_confidence:
+                devices += 1
+        if devices >= c.min_devices:
             return True
         span = (self.last_alert_t or 0.0) - (self.first_alert_t or 0.0)
         return self.alerts >= c.min_alerts and span >= c.min_duration_s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, final
 
-from gridwatch.contracts import Alert, Observation, event_time
+from gridwatch.contracts import Alert, Observation
 from ingest.engine.rules import EngineConfig
 
 
@@ -79,25 +79,29 @@ class ObsReader:
         return default
 
     def read(self, observation: Observation) -> Obs:
+        # The fields from the model's ``__dict__``, where pydantic keeps them: one attribute lookup
+        # rather than one a field, each through the models' ``__getattr__`` hook (this runs once an observation).
+        fields: dict[str, Any] = observation.__dict__
         max_m = self._max_m
         if isinstance(observation, Alert):
-            attrs, category = observation.attributes, observation.category
+            attrs: dict[str, Any] = fields["attributes"]
+            category: str = fields["category"]
             sigma = _stated_accuracy(attrs) if "accuracy_m" in attrs else None
             if sigma is None:
                 sigma = self._default_sigma.get(category) or self._alert_sigma(category)
             track = attrs.get("track_id")
             zone = attrs.get("zone")
             return Obs(
-                observation.id, "alert", category, observation.type, observation.observed_at.timestamp(),
-                observation.lat, observation.lon, sigma if sigma < max_m else max_m,  # min(max_m, sigma)
-                observation.device_id, str(track) if track is not None else None,
-                str(zone) if zone is not None else None, observation.confidence, attrs,
+                fields["id"], "alert", category, fields["type"], fields["observed_at"].timestamp(),
+                fields["lat"], fields["lon"], sigma if sigma < max_m else max_m,  # min(max_m, sigma)
+                fields["device_id"], str(track) if track is not None else None,
+                str(zone) if zone is not None else None, fields["confidence"], attrs,
             )
         extra = observation.model_extra or {}
         sigma = _stated_accuracy(extra)
         return Obs(
-            id=observation.id, kind="report", category=observation.category, type="patrol_report",
-            t=event_time(observation).timestamp(), lat=observation.lat, lon=observation.lon,
+            id=fields["id"], kind="report", category=fields["category"], type="patrol_report",
+            t=fields["reported_at"].timestamp(), lat=fields["lat"], lon=fields["lon"],
             sigma_m=min(max_m, self.config.uncertainty.report_m if sigma is None else sigma),
-            source=observation.worker_id, track=None, zone=None, confidence=1.0, stated_grid=_stated_grid(extra),
+            source=fields["worker_id"], track=None, zone=None, confidence=1.0, stated_grid=_stated_grid(extra),
         )
