@@ -25,6 +25,7 @@ COMPILED_ENGINE_MODULES = [
     "ingest/engine/links.py",
     "ingest/engine/cluster.py",
     "ingest/engine/cells.py",
+    "ingest/engine/dedupe.py",
     "ingest/engine/observation.py",
     "ingest/engine/engine.py",
     "ingest/engine/render.py",

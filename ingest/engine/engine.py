@@ -13,7 +13,6 @@ The same engine runs in the live ingest (batch by batch) and in ``gridwatch repl
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -24,6 +23,7 @@ import numpy as np
 from gridwatch.contracts import Incident, Observation
 from ingest.engine.cells import Cell, CellKey, Partner, block_of, cell_key
 from ingest.engine.cluster import Cluster
+from ingest.engine.dedupe import SeenIds
 from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
 from ingest.engine.links import Links, PairRule, reason_under
 from ingest.engine.observation import Obs, ObsReader
@@ -83,9 +83,7 @@ class IncidentEngine:
         self._links = Links(self.config)
         self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
-        self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
-        self._seen_at: dict[float, list[str]] = {}  # the same by event time ...
-        self._seen_times: list[float] = []  # ... whose times are kept in a heap, to forget the oldest first
+        self._seen = SeenIds()  # for the dedupe horizon
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
@@ -187,7 +185,7 @@ class IncidentEngine:
         obs = self._reader.read(observation)
         if obs.stated_grid is not None:
             obs.fix_grid = grid.grid_id  # looked up in bulk already; tells a correction from a pre-fill
-        self._remember(obs.id, obs.t)
+        self._seen.remember(obs.id, obs.t)
         self._advance(obs.t)
         cluster = self._join(obs)
         self._touched.add(cluster)
@@ -362,27 +360,7 @@ class IncidentEngine:
         self._next_prune = t + PRUNE_EVERY_S
         for key, cell in [(k, c) for k, c in self._cells.items() if c.expiry < t]:
             self._prune_cell(key, cell, t)
-        self._forget_seen(t - self.config.dedupe_horizon_s)
-
-    def _remember(self, observation_id: str, t: float) -> None:
-        """Remember an id for the dedupe horizon (a heap of plain times, one entry per time: cheaper
-        to keep in order than a heap of (time, id) pairs)."""
-        self._seen[observation_id] = t
-        at = self._seen_at.get(t)
-        if at is None:
-            self._seen_at[t] = [observation_id]
-            heapq.heappush(self._seen_times, t)
-        else:
-            at.append(observation_id)
-
-    def _forget_seen(self, horizon: float) -> None:
-        """Forget the ids of observations older than ``horizon`` (a heap: no scan of the rest)."""
-        heap, seen, seen_at = self._seen_times, self._seen, self._seen_at
-        while heap and heap[0] < horizon:
-            t = heapq.heappop(heap)
-            for observation_id in seen_at.pop(t):
-                if seen.get(observation_id) == t:  # not seen again since, at another time
-                    del seen[observation_id]
+        self._seen.forget_before(t - self.config.dedupe_horizon_s)
 
     def _prune_cell(self, key: CellKey, cell: Cell, now: float) -> None:
         """Forget the cell's observations that nothing arriving within the lateness can link to."""
