@@ -27,8 +27,9 @@ from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
 RISK_RANK = {risk: rank for rank, risk in enumerate(RISK_ORDER)}
-TOP: Final = 4  # RISK_RANK["red"]
+TOP: Final = 4  # RISK_RANK["red"], as a constant compiled code needs no lookup for
 ORANGE: Final = 3  # RISK_RANK["orange"]
+assert (RISK_RANK["red"], RISK_RANK["orange"]) == (TOP, ORANGE), "TOP and ORANGE must follow RISK_ORDER"
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
 canonical = attrgetter("t", "id")  # the same order as ``Obs.key``: event time, then id
 
