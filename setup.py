@@ -21,8 +21,11 @@ from setuptools import setup
 
 COMPILED_ENGINE_MODULES = [
     "ingest/engine/geo.py",
+    "ingest/engine/rounding.py",
     "ingest/engine/links.py",
     "ingest/engine/cluster.py",
+    "ingest/engine/cells.py",
+    "ingest/engine/dedupe.py",
     "ingest/engine/observation.py",
     "ingest/engine/engine.py",
     "ingest/engine/render.py",

@@ -7,52 +7,65 @@ as members join, so whether a group is confirmed does not depend on the order me
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from typing import final
 
 from ingest.engine.observation import Obs
 from ingest.engine.rules import EngineConfig
 
 
-@dataclass(eq=False)
+@final
 class Cluster:
-    members: list[Obs] = field(default_factory=list)
-    alert_sources: dict[str, float] = field(default_factory=dict)  # device -> its strongest alert
-    has_report: bool = False
-    max_confidence: float = 0.0
-    first_alert_t: float | None = None
-    last_alert_t: float | None = None
-    alerts: int = 0
-    live: int = 0  # members still in the spatial index (able to link with newcomers)
-    published: set[str] = field(default_factory=set)  # incident ids this group was stored under
-    status: str = "open"
-    box: list[float] = field(default_factory=lambda: [math.inf, -math.inf, math.inf, -math.inf, math.inf, -math.inf])
-    # min/max of t, lat, lon over members: lets the engine skip a whole cluster at once
-    first_any: tuple[tuple[float, str], str] | None = None  # (key, category) of the earliest member
-    first_primary: tuple[tuple[float, str], str] | None = None  # ... of the earliest non-corroborating one
+    """A plain class with its own ``__init__`` rather than a dataclass: mypyc compiles this one (a
+    dataclass's generated ``__init__`` runs interpreted), and one is made for most observations.
+    Compared by identity."""
+
+    __slots__ = ("members", "alert_sources", "has_report", "max_confidence", "first_alert_t", "last_alert_t", "alerts",
+                 "live", "published", "status", "t_min", "t_max", "lat_min", "lat_max", "lon_min", "lon_max",
+                 "first_any", "first_primary")
+
+    def __init__(self) -> None:
+        self.members: list[Obs] = []
+        self.alert_sources: dict[str, float] = {}  # device -> its strongest alert
+        self.has_report = False
+        self.max_confidence = 0.0
+        self.first_alert_t: float | None = None
+        self.last_alert_t: float | None = None
+        self.alerts = 0
+        self.live = 0  # members still in the spatial index (able to link with newcomers)
+        self.published: set[str] = set()  # incident ids this group was stored under
+        self.status = "open"
+        # The box of the members' event times and positions: lets the engine skip a whole cluster at once.
+        self.t_min, self.t_max = math.inf, -math.inf
+        self.lat_min, self.lat_max = math.inf, -math.inf
+        self.lon_min, self.lon_max = math.inf, -math.inf
+        self.first_any: Obs | None = None  # the earliest member (``earlier``)
+        self.first_primary: Obs | None = None  # ... the earliest non-corroborating one
 
     def add(self, obs: Obs, corroborating: tuple[str, ...] = ()) -> None:
         # Plain comparisons rather than min()/max(): the same values (ties keep the old one), and
         # this runs once per observation.
         self.members.append(obs)
         self.live += 1
-        b, t, lat, lon = self.box, obs.t, obs.lat, obs.lon
-        if t < b[0]:
-            b[0] = t
-        if t > b[1]:
-            b[1] = t
-        if lat < b[2]:
-            b[2] = lat
-        if lat > b[3]:
-            b[3] = lat
-        if lon < b[4]:
-            b[4] = lon
-        if lon > b[5]:
-            b[5] = lon
-        mark = ((t, obs.id), obs.category)
-        if self.first_any is None or mark < self.first_any:
-            self.first_any = mark
-        if obs.category not in corroborating and (self.first_primary is None or mark < self.first_primary):
-            self.first_primary = mark
+        t, lat, lon = obs.t, obs.lat, obs.lon
+        if t < self.t_min:
+            self.t_min = t
+        if t > self.t_max:
+            self.t_max = t
+        if lat < self.lat_min:
+            self.lat_min = lat
+        if lat > self.lat_max:
+            self.lat_max = lat
+        if lon < self.lon_min:
+            self.lon_min = lon
+        if lon > self.lon_max:
+            self.lon_max = lon
+        first = self.first_any
+        if first is None or earlier(obs, first):
+            self.first_any = obs
+        if obs.category not in corroborating:
+            first = self.first_primary
+            if first is None or earlier(obs, first):
+                self.first_primary = obs
         if obs.kind == "report":
             self.has_report = True
             return
@@ -65,18 +78,24 @@ class Cluster:
             sources[obs.source] = confidence
         if confidence > self.max_confidence:
             self.max_confidence = confidence
-        if self.first_alert_t is None or t < self.first_alert_t:
+        first_alert_t = self.first_alert_t
+        if first_alert_t is None or t < first_alert_t:
             self.first_alert_t = t
-        if self.last_alert_t is None or t > self.last_alert_t:
+        last_alert_t = self.last_alert_t
+        if last_alert_t is None or t > last_alert_t:
             self.last_alert_t = t
 
-    def absorb(self, other: "Cluster") -> None:
+    def absorb(self, other: Cluster) -> None:
         """Take over ``other``'s members and facts (``other`` is then discarded)."""
         self.members.extend(other.members)
         self.live += other.live
-        mine, theirs = self.box, other.box
-        self.box = [min(mine[0], theirs[0]), max(mine[1], theirs[1]), min(mine[2], theirs[2]),
-                    max(mine[3], theirs[3]), min(mine[4], theirs[4]), max(mine[5], theirs[5])]
+        # ``b if b < a else a`` is ``min(a, b)`` (ties keep ``a``), and likewise for ``max``
+        self.t_min = other.t_min if other.t_min < self.t_min else self.t_min
+        self.t_max = other.t_max if other.t_max > self.t_max else self.t_max
+        self.lat_min = other.lat_min if other.lat_min < self.lat_min else self.lat_min
+        self.lat_max = other.lat_max if other.lat_max > self.lat_max else self.lat_max
+        self.lon_min = other.lon_min if other.lon_min < self.lon_min else self.lon_min
+        self.lon_max = other.lon_max if other.lon_max > self.lon_max else self.lon_max
         for source, confidence in other.alert_sources.items():
             self.alert_sources[source] = max(self.alert_sources.get(source, 0.0), confidence)
         self.has_report = self.has_report or other.has_report
@@ -88,22 +107,21 @@ class Cluster:
                 self.last_alert_t = t if self.last_alert_t is None else max(self.last_alert_t, t)
         self.published |= other.published
         self.status = most_active(self.status, other.status)
-        for name in ("first_any", "first_primary"):  # (names of their own: mypyc types ``mine`` as the box above)
-            own, taken = getattr(self, name), getattr(other, name)
-            setattr(self, name, min(x for x in (own, taken) if x is not None) if (own or taken) else None)
+        self.first_any = earliest(self.first_any, other.first_any)
+        self.first_primary = earliest(self.first_primary, other.first_primary)
 
     def may_reach(self, obs: Obs, window_s: float, reach_deg: float) -> bool:
         """False when no member can be within ``window_s`` and ``reach_deg`` (a cheap bound)."""
-        b = self.box
-        return (b[0] - window_s <= obs.t <= b[1] + window_s and b[2] - reach_deg <= obs.lat <= b[3] + reach_deg
-                and b[4] - 4 * reach_deg <= obs.lon <= b[5] + 4 * reach_deg)  # 4: longitude degrees are longer, to 75 deg N/S
+        return (self.t_min - window_s <= obs.t <= self.t_max + window_s
+                and self.lat_min - reach_deg <= obs.lat <= self.lat_max + reach_deg
+                and self.lon_min - 4 * reach_deg <= obs.lon <= self.lon_max + 4 * reach_deg)  # 4: longitude degrees are longer, to 75 deg N/S
 
     @property
     def category(self) -> str:
         """The category of the earliest non-corroborating member (an alarm near a fire is a fire)."""
-        mark = self.first_primary or self.first_any
-        assert mark is not None, "an empty cluster has no category"
-        return mark[1]
+        first = self.first_primary or self.first_any
+        assert first is not None, "an empty cluster has no category"
+        return first.category
 
     def confirmed(self, config: EngineConfig) -> bool:
         c = config.rule(self.category).confirm
@@ -111,10 +129,31 @@ class Cluster:
             return True
         if self.max_confidence >= c.immediate_confidence:
             return True
-        if sum(conf >= c.device_confidence for conf in self.alert_sources.values()) >= c.min_devices:
+        devices, device_confidence = 0, c.device_confidence  # a loop, not sum() over a generator: this runs often
+        for confidence in self.alert_sources.values():
+            if confidence >= device_confidence:
+                devices += 1
+        if devices >= c.min_devices:
             return True
         span = (self.last_alert_t or 0.0) - (self.first_alert_t or 0.0)
         return self.alerts >= c.min_alerts and span >= c.min_duration_s
+
+
+def earlier(a: Obs, b: Obs) -> bool:
+    """``a`` comes before ``b`` in the canonical order (event time, then id; then category, for two
+    copies of one id): ``((a.t, a.id), a.category) < ((b.t, b.id), b.category)`` without the tuples."""
+    if a.t != b.t:
+        return a.t < b.t
+    if a.id != b.id:
+        return a.id < b.id
+    return a.category < b.category
+
+
+def earliest(a: Obs | None, b: Obs | None) -> Obs | None:
+    """The earlier of two (``a`` on a tie), either of which may be missing."""
+    if a is None:
+        return b
+    return b if b is not None and earlier(b, a) else a
 
 
 STATUS_PRIORITY = ("in_progress", "assigned", "open", "resolved", "closed", "dismissed")

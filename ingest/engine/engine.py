@@ -13,37 +13,47 @@ The same engine runs in the live ingest (batch by batch) and in ``gridwatch repl
 
 from __future__ import annotations
 
-import heapq
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import final
 
 import numpy as np
 
 from gridwatch.contracts import Incident, Observation
+from ingest.engine.cells import Cell, CellKey, Partner, block_of, cell_key
 from ingest.engine.cluster import Cluster
+from ingest.engine.dedupe import SeenIds
 from ingest.engine.geo import METRES_PER_DEG_LAT, cell_of
-from ingest.engine.links import Links, PairRule
+from ingest.engine.links import Links, PairRule, reason_under
 from ingest.engine.observation import Obs, ObsReader
 from ingest.engine.render import render_many
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
-Key = tuple[str, int, int]  # (category, row, column) of a cell of the spatial index
 PRUNE_EVERY_S = 600.0
 BLOCKS_REMEMBERED = 100_000
 
 
-@dataclass(frozen=True)
+@final
 class Outcome:
-    """What the engine did with one observation (``incident_id`` is filled in at the batch's end)."""
+    """What the engine did with one observation (``incident_id`` is filled in at the batch's end).
 
-    observation: Observation
-    grid: GridAssignment
-    incident_id: str | None = None
-    duplicate: bool = False
+    Read-only by convention: a plain class rather than a frozen dataclass, whose generated
+    ``__init__`` runs interpreted even in the compiled engine, and there is one per observation."""
+
+    __slots__ = ("observation", "grid", "incident_id", "duplicate")
+
+    def __init__(self, observation: Observation, grid: GridAssignment, incident_id: str | None = None,
+                 duplicate: bool = False) -> None:
+        self.observation = observation
+        self.grid = grid
+        self.incident_id = incident_id
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return (f"Outcome(observation={self.observation.id!r}, grid={self.grid.grid_id!r}, "
+                f"incident_id={self.incident_id!r}, duplicate={self.duplicate!r})")
 
 
 @dataclass
@@ -66,18 +76,14 @@ class IncidentEngine:
         self._corroborating, self._lateness_s = self.config.corroborating, self.config.lateness_s
         self._cell_m: dict[str, float] = {}  # category -> the side of its cells
         self._window_of: dict[str, float] = {}  # category -> its rule's window_s
-        self._cells: dict[Key, list[Obs]] = defaultdict(list)  # in arrival order
-        self._unsorted: set[Key] = set()  # cells whose arrival order is not event-time order
-        self._groups: dict[Key, dict[Cluster, list[Obs]]] = defaultdict(dict)  # the same, by cluster
-        self._cell_expiry: dict[Key, float] = {}  # earliest time a member of the cell can be forgotten
+        self._cells: dict[CellKey, Cell] = {}
         self._reach_of: dict[str, tuple[float, float]] = {}
-        self._partners_of: dict[str, list[tuple[str, float, PairRule]]] = {}
-        self._blocks: dict[Key, tuple[Key, ...]] = {}
+        self._partners_of: dict[str, list[Partner]] = {}
+        self._blocks: dict[CellKey, tuple[CellKey, ...]] = {}  # a cell's 3x3 block, remembered
         self._links = Links(self.config)
         self._reader = ObsReader(self.config)
         self._cluster_of: dict[str, Cluster] = {}
-        self._seen: dict[str, float] = {}  # observation id -> its event time, for the dedupe horizon
-        self._seen_by_time: list[tuple[float, str]] = []  # heap of the same, to forget the oldest first
+        self._seen = SeenIds()  # for the dedupe horizon
         self.watermark: float | None = None
         self._next_prune: float | None = None
         self._finished: dict[str, Incident] = {}  # confirmed clusters no longer able to change
@@ -149,10 +155,11 @@ class IncidentEngine:
             self._window_of[category] = self.config.rule(category).window_s
         return size
 
-    def _key(self, category: str, lat: float, lon: float) -> Key:
-        return (category, *cell_of(lat, lon, self._size(category)))
+    def _key(self, category: str, lat: float, lon: float) -> CellKey:
+        row, col = cell_of(lat, lon, self._size(category))
+        return cell_key(category, row, col)
 
-    def _partners(self, category: str) -> list[tuple[str, float, PairRule]]:
+    def _partners(self, category: str) -> list[Partner]:
         """The categories ``category`` may link to (its own first), each with its cell size and the
         pair's rule (pairs that never link are left out)."""
         partners = self._partners_of.get(category)
@@ -167,7 +174,7 @@ class IncidentEngine:
             for x in categories:
                 rule = self._links.rule(category, x)
                 if rule is not None:
-                    partners.append((x, self._size(x), rule))
+                    partners.append(Partner(x, self._size(x), rule))
             self._partners_of[category] = partners
         return partners
 
@@ -178,8 +185,7 @@ class IncidentEngine:
         obs = self._reader.read(observation)
         if obs.stated_grid is not None:
             obs.fix_grid = grid.grid_id  # looked up in bulk already; tells a correction from a pre-fill
-        self._seen[obs.id] = obs.t
-        heapq.heappush(self._seen_by_time, (obs.t, obs.id))
+        self._seen.remember(obs.id, obs.t)
         self._advance(obs.t)
         cluster = self._join(obs)
         self._touched.add(cluster)
@@ -192,16 +198,12 @@ class IncidentEngine:
         target.add(obs, self._corroborating)
         self._cluster_of[obs.id] = target
         category = obs.category
-        key = (category, *cell_of(obs.lat, obs.lon, self._cell_m[category]))  # ``_key``: ``_target`` sized the cells
-        cell = self._cells[key]
-        if cell and obs.t < cell[-1].t:
-            self._unsorted.add(key)
-        cell.append(obs)
-        self._groups[key].setdefault(target, []).append(obs)
-        expiry = obs.t + self._window_of[category] + self._lateness_s
-        held = self._cell_expiry.get(key)
-        if held is None or expiry < held:
-            self._cell_expiry[key] = expiry
+        row, col = cell_of(obs.lat, obs.lon, self._cell_m[category])  # ``_key``: ``_target`` sized the cells
+        key = cell_key(category, row, col)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = Cell(self._window_of[category], self._lateness_s)
+        cell.add(obs, target)
         return target
 
     def _target(self, obs: Obs) -> Cluster:
@@ -217,14 +219,13 @@ class IncidentEngine:
                 self._merge(target, cluster)
         return target
 
-    def _neighbourhood(self, obs: Obs) -> Iterator[tuple[Key, PairRule]]:
+    def _neighbourhood(self, obs: Obs) -> Iterator[tuple[CellKey, PairRule]]:
         """The cells ``obs`` might find links in (the 3x3 block of each partner category), with the
         pair's rule."""
-        for category, size, rule in self._partners(obs.category):
-            row, col = cell_of(obs.lat, obs.lon, size)
-            for r in (row - 1, row, row + 1):
-                for c in (col - 1, col, col + 1):
-                    yield (category, r, c), rule
+        for partner in self._partners(obs.category):
+            row, col = cell_of(obs.lat, obs.lon, partner.size_m)
+            for key in block_of(partner.category, row, col):
+                yield key, partner.rule
 
     def _linked(self, obs: Obs) -> list[Cluster]:
         """The clusters ``obs`` links to, cluster by cluster: one that is closed or out of reach as a
@@ -235,39 +236,40 @@ class IncidentEngine:
         window, reach_deg = self._reach(obs.category)
         t, lat, lon = obs.t, obs.lat, obs.lon
         lon_reach = 4 * reach_deg  # ``Cluster.may_reach``'s bounds, inline: it runs for every cluster nearby
-        decide, groups, blocks = self._links.reason_under, self._groups, self._blocks
-        for category, size, rule in self._partners(obs.category):
+        cells, blocks = self._cells, self._blocks
+        for partner in self._partners(obs.category):
+            rule = partner.rule
             gap = min(window, rule.window_s)  # a pair further apart in time never links
-            key = (category, *cell_of(lat, lon, size))
-            for cell in blocks.get(key) or self._block(key):
-                group = groups.get(cell)
-                if not group:
+            row, col = cell_of(lat, lon, partner.size_m)
+            key = cell_key(partner.category, row, col)
+            block = blocks.get(key)
+            for near in block if block is not None else self._block(key, partner.category, row, col):
+                cell = cells.get(near)
+                if cell is None:
                     continue
-                for cluster, members in group.items():
+                for cluster, members in cell.groups.items():
                     if cluster in done:
                         continue
-                    b = cluster.box
                     if cluster.status == "closed" or not (
-                            b[0] - window <= t <= b[1] + window and b[2] - reach_deg <= lat <= b[3] + reach_deg
-                            and b[4] - lon_reach <= lon <= b[5] + lon_reach):
+                            cluster.t_min - window <= t <= cluster.t_max + window
+                            and cluster.lat_min - reach_deg <= lat <= cluster.lat_max + reach_deg
+                            and cluster.lon_min - lon_reach <= lon <= cluster.lon_max + lon_reach):
                         done.add(cluster)
                         continue
                     for other in reversed(members):
                         # |a - b| <= c as -c <= a - b <= c: the same test without two calls of abs()
                         if -gap <= other.t - t <= gap and -reach_deg <= other.lat - lat <= reach_deg \
-                                and decide(obs, other, rule):
+                                and reason_under(obs, other, rule) is not None:
                             linked.append(cluster)
                             done.add(cluster)
                             break
         return linked
 
-    def _block(self, key: Key) -> tuple[Key, ...]:
+    def _block(self, key: CellKey, category: str, row: int, col: int) -> tuple[CellKey, ...]:
         """The 3x3 block of cells around ``key``, remembered (the same few cells come up again and again)."""
         if len(self._blocks) >= BLOCKS_REMEMBERED:
             self._blocks.clear()  # a bound for a long-running ingest over a large area
-        category, row, col = key
-        block = tuple((category, r, c) for r in (row - 1, row, row + 1) for c in (col - 1, col, col + 1))
-        self._blocks[key] = block
+        block = self._blocks[key] = block_of(category, row, col)
         return block
 
     def _linked_in_arrival_order(self, obs: Obs) -> list[Cluster]:
@@ -277,10 +279,10 @@ class IncidentEngine:
         skip: set[Cluster] = set()  # clusters already linked, closed, or out of reach as a whole
         window, reach_deg = self._reach(obs.category)
         t, lat = obs.t, obs.lat
-        decide = self._links.reason_under
         for key, rule in self._neighbourhood(obs):
             gap = min(window, rule.window_s)
-            for other in self._cells.get(key, ()):
+            cell = self._cells.get(key)
+            for other in cell.members if cell is not None else ():
                 if abs(other.t - t) > gap or abs(other.lat - lat) > reach_deg:
                     continue  # cheap bounds before the exact test
                 cluster = self._cluster_of[other.id]
@@ -289,7 +291,7 @@ class IncidentEngine:
                 if cluster.status == "closed" or not cluster.may_reach(obs, window, reach_deg):
                     skip.add(cluster)
                     continue
-                if decide(obs, other, rule) is not None:
+                if reason_under(obs, other, rule) is not None:
                     linked.append(cluster)
                     skip.add(cluster)
         return linked
@@ -299,7 +301,8 @@ class IncidentEngine:
         for member in other.members:
             self._cluster_of[member.id] = target
         for key in {self._key(m.category, m.lat, m.lon) for m in other.members}:
-            group = self._groups.get(key)
+            cell = self._cells.get(key)
+            group = cell.groups if cell is not None else None
             if group and other in group:
                 group.setdefault(target, []).extend(group.pop(other))
         self._touched.discard(other)
@@ -355,55 +358,47 @@ class IncidentEngine:
         if self._next_prune is not None and t < self._next_prune:
             return
         self._next_prune = t + PRUNE_EVERY_S
-        for key in [k for k, expiry in self._cell_expiry.items() if expiry < t]:
-            self._prune_cell(key, t)
-        self._forget_seen(t - self.config.dedupe_horizon_s)
+        for key, cell in [(k, c) for k, c in self._cells.items() if c.expiry < t]:
+            self._prune_cell(key, cell, t)
+        self._seen.forget_before(t - self.config.dedupe_horizon_s)
 
-    def _forget_seen(self, horizon: float) -> None:
-        """Forget the ids of observations older than ``horizon`` (a heap: no scan of the rest)."""
-        heap, seen = self._seen_by_time, self._seen
-        while heap and heap[0][0] < horizon:
-            t, observation_id = heapq.heappop(heap)
-            if seen.get(observation_id) == t:
-                del seen[observation_id]
-
-    def _prune_cell(self, key: Key, now: float) -> None:
+    def _prune_cell(self, key: CellKey, cell: Cell, now: float) -> None:
         """Forget the cell's observations that nothing arriving within the lateness can link to."""
-        window, lateness = self._window_of[key[0]], self.config.lateness_s
-        cell = self._cells[key]
-        if key in self._unsorted:
-            expired: Sequence[int] = [i for i, obs in enumerate(cell) if obs.t + window + lateness < now]
-        else:  # in event-time order (the usual case): the expired ones are the oldest, found by bisection
-            expired = range(bisect_left(cell, now, key=lambda obs: obs.t + window + lateness))
+        window, lateness = cell.window_s, cell.lateness_s
+        members = cell.members
+        if not cell.in_order:
+            expired: Sequence[int] = [i for i, obs in enumerate(members) if obs.t + window + lateness < now]
+        else:  # in event-time order (the usual case): the expired ones are the oldest, at the front
+            n = 0
+            while n < len(members) and members[n].t + window + lateness < now:  # adding constants is monotone
+                n += 1
+            expired = range(n)
         losing: dict[Cluster, None] = {}  # clusters that lose members here
         for i in expired:
-            cluster = self._cluster_of[cell[i].id]
+            cluster = self._cluster_of[members[i].id]
             losing[cluster] = None
             cluster.live -= 1
             if cluster.live == 0:
                 self._retire(cluster)
         if expired and len(expired) == expired[-1] + 1:  # the usual case: the oldest arrived first
-            keep = cell[len(expired):]
+            keep = members[len(expired):]
         else:
             gone = set(expired)
-            keep = [obs for i, obs in enumerate(cell) if i not in gone]
+            keep = [obs for i, obs in enumerate(members) if i not in gone]
         if keep:
-            self._cells[key] = keep
-            if key in self._unsorted and all(a.t <= b.t for a, b in pairwise(keep)):
-                self._unsorted.discard(key)
+            cell.members = keep
+            if not cell.in_order and all(a.t <= b.t for a, b in pairwise(keep)):
+                cell.in_order = True
             # adding a constant is monotone in floating point: the same as the least expiry
-            earliest = min([obs.t for obs in keep]) if key in self._unsorted else keep[0].t
-            self._cell_expiry[key] = earliest + window + lateness
-            group = self._groups[key]
+            earliest = keep[0].t if cell.in_order else min([obs.t for obs in keep])
+            cell.expiry = earliest + window + lateness
+            group = cell.groups
             for cluster in losing:
-                members = [o for o in group.pop(cluster) if o.t + window + lateness >= now]
-                if members:
-                    group[cluster] = members
+                kept = [o for o in group.pop(cluster) if o.t + window + lateness >= now]
+                if kept:
+                    group[cluster] = kept
         else:
             del self._cells[key]
-            del self._cell_expiry[key]
-            self._unsorted.discard(key)
-            del self._groups[key]
 
     def _retire(self, cluster: Cluster) -> None:
         """A cluster nothing can join any more: keep its incident, or expire its unconfirmed alerts."""

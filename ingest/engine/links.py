@@ -50,6 +50,28 @@ def pair_rule(category_a: str, category_b: str, config: EngineConfig) -> PairRul
     return PairRule(rule.window_s, radius, rule.track_separation_m, corroborates, category_a == "device")
 
 
+def reason_under(a: Obs, b: Obs, rule: PairRule) -> tuple[str, float, float] | None:
+    """``Links.reason`` when the caller has the pair's rule (``rule(a.category, b.category)``) at hand
+    (a function of the module, which compiled code calls directly)."""
+    gap = abs(a.t - b.t)
+    if gap > rule.window_s:
+        return None
+    same_source = a.source == b.source
+    distance = distance_m(a.lat, a.lon, b.lat, b.lon)
+    if same_source and a.track is not None and b.track is not None:
+        if a.track == b.track:
+            return "same_track", distance, gap
+        if rule.track_separation_m and distance > rule.track_separation_m:
+            return None  # two objects one camera tells apart
+    if rule.devices and not same_source:
+        return None
+    if distance > rule.radius_m + a.sigma_m + b.sigma_m:
+        return None
+    if rule.corroborates:
+        return "corroborates", distance, gap
+    return ("same_device" if same_source else "near"), distance, gap
+
+
 class Links:
     """The link relation under one ``EngineConfig``, with each pair of categories' rule cached."""
 
@@ -71,28 +93,7 @@ class Links:
             rule = self._pairs[(a.category, b.category)]
         except KeyError:
             rule = self.rule(a.category, b.category)
-        return None if rule is None else self.reason_under(a, b, rule)
-
-    @staticmethod
-    def reason_under(a: Obs, b: Obs, rule: PairRule) -> tuple[str, float, float] | None:
-        """``reason`` when the caller has the pair's rule (``rule(a.category, b.category)``) at hand."""
-        gap = abs(a.t - b.t)
-        if gap > rule.window_s:
-            return None
-        same_source = a.source == b.source
-        distance = distance_m(a.lat, a.lon, b.lat, b.lon)
-        if same_source and a.track is not None and b.track is not None:
-            if a.track == b.track:
-                return "same_track", distance, gap
-            if rule.track_separation_m and distance > rule.track_separation_m:
-                return None  # two objects one camera tells apart
-        if rule.devices and not same_source:
-            return None
-        if distance > rule.radius_m + a.sigma_m + b.sigma_m:
-            return None
-        if rule.corroborates:
-            return "corroborates", distance, gap
-        return ("same_device" if same_source else "near"), distance, gap
+        return None if rule is None else reason_under(a, b, rule)
 
     def link(self, a: Obs, b: Obs) -> Link | None:
         """The reason ``a`` and ``b`` are one event, or None."""

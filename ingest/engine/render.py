@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -22,11 +22,15 @@ from ingest.engine.cluster import Cluster
 from ingest.engine.geo import METRES_PER_DEG_LAT, distance_m
 from ingest.engine.links import Links
 from ingest.engine.observation import Obs
+from ingest.engine.rounding import round_to
 from ingest.engine.rules import EngineConfig
 from ingest.grids import GridAssignment, GridIndex
 
 RISK_ORDER = ("green", "blue", "yellow", "orange", "red")
 RISK_RANK = {risk: rank for rank, risk in enumerate(RISK_ORDER)}
+TOP: Final = 4  # RISK_RANK["red"], as a constant compiled code needs no lookup for
+ORANGE: Final = 3  # RISK_RANK["orange"]
+assert (RISK_RANK["red"], RISK_RANK["orange"]) == (TOP, ORANGE), "TOP and ORANGE must follow RISK_ORDER"
 WHY_LOOKBACK = 32  # members searched on each side (in time) for the reason a member joined
 canonical = attrgetter("t", "id")  # the same order as ``Obs.key``: event time, then id
 
@@ -40,28 +44,32 @@ def raise_risk(risk: str, steps: int = 1) -> str:
     return RISK_ORDER[min(len(RISK_ORDER) - 1, RISK_ORDER.index(risk) + steps)]
 
 
-def member_risk(obs: Obs, config: EngineConfig) -> str:
-    """Risk colour one observation calls for: the category's, raised by severity attributes."""
-    risk = config.rule(obs.category).risk
-    s = obs.severity
-    if obs.category == "fire" and obs.type == "smoke" and float(s.get("area_ratio", 0)) < 0.05:
-        return "orange"
-    if obs.category == "crowd":
+def member_rank(obs: Obs, base: int) -> int:
+    """The rank (in ``RISK_ORDER``) of the risk one observation calls for: its category's (``base``),
+    raised by severity attributes."""
+    s, category = obs.severity, obs.category
+    if category == "fire" and obs.type == "smoke" and float(s.get("area_ratio", 0)) < 0.05:
+        return ORANGE
+    if category == "crowd":
         count = float(s.get("count", 0))
-        return raise_risk(risk, (count >= 30) + (count >= 80))
-    if obs.category == "parking":
-        return raise_risk(risk, (s.get("zone_kind") == "fire_lane") + (float(s.get("dwell_s", 0)) >= 7200))
-    return risk
+        return min(TOP, base + (count >= 30) + (count >= 80))
+    if category == "parking":
+        return min(TOP, base + (s.get("zone_kind") == "fire_lane") + (float(s.get("dwell_s", 0)) >= 7200))
+    return base
 
 
 def _risk(members: list[Obs], config: EngineConfig) -> str:
     """The highest risk any member calls for (the search stops at the top of the scale)."""
-    top, highest = len(RISK_ORDER) - 1, 0
+    highest = 0
+    bases: dict[str, int] = {}  # each category's own rank, read from the config once an incident
     for obs in members:
-        rank = RISK_RANK[member_risk(obs, config)]
+        base = bases.get(obs.category)
+        if base is None:
+            base = bases[obs.category] = RISK_RANK[config.rule(obs.category).risk]
+        rank = member_rank(obs, base)
         if rank > highest:
             highest = rank
-            if rank == top:
+            if rank == TOP:
                 break
     return RISK_ORDER[highest]
 
@@ -81,7 +89,7 @@ def _whys(members: list[Obs], links: Links) -> list[dict[str, Any]]:
         else:
             rule, distance, gap = found
             whys.append({"id": obs.id, "kind": "alert" if obs.kind == "alert" else "report", "rule": rule,
-                         "distance_m": round(distance, 1), "gap_s": round(gap, 3)})
+                         "distance_m": round_to(distance, 1), "gap_s": round_to(gap, 3)})
     return whys
 
 
@@ -100,7 +108,7 @@ def _why(members: list[Obs], i: int, links: Links) -> dict[str, Any]:
         found = next(filter(None, (links.reason(obs, members[j]) for j in chain(earlier, later))), None)
     if found is not None:
         rule, distance, gap = found
-        return {"id": obs.id, "kind": kind, "rule": rule, "distance_m": round(distance, 1), "gap_s": round(gap, 3)}
+        return {"id": obs.id, "kind": kind, "rule": rule, "distance_m": round_to(distance, 1), "gap_s": round_to(gap, 3)}
     return {"id": obs.id, "kind": kind, "rule": "chain"}  # joined through a chain longer than the lookback
 
 
