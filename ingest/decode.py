@@ -16,13 +16,34 @@ from gridwatch.contracts import Alert, Heartbeat, Observation, PatrolReport, par
 from gridwatch.deadletter import DeadLetter, explain
 from gridwatch.settings import Topics
 
+# What pydantic's JSON parser reads and PostgreSQL's jsonb refuses: the NaN and Infinity literals. A
+# message with either (or these letters inside a string) is stored as its model's dump, where they are null.
+NOT_JSONB = (b"NaN", b"Infinity")
+
+
+def stored_as_is(raw: bytes) -> str | None:
+    """The message's text when the ``payload`` column can take it as it is, else None."""
+    if any(literal in raw for literal in NOT_JSONB):
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:  # not seen past pydantic's parser, which reads UTF-8 only; kept safe
+        return None
+
 
 @dataclass
 class DecodedBatch:
     observations: list[Observation] = field(default_factory=list)
+    # Beside each observation, its message's text where it can be stored as it came (validated, so the
+    # writer needs no dump of the model per row), else None.
+    texts: list[str | None] = field(default_factory=list)
     heartbeats: list[Heartbeat] = field(default_factory=list)
     rejected: list[DeadLetter] = field(default_factory=list)
     dead_letters: list[tuple[DeadLetter, str, int, int]] = field(default_factory=list)  # with DLQ coordinates
+
+    def add(self, observation: Observation, text: str | None = None) -> None:
+        self.observations.append(observation)
+        self.texts.append(text)
 
 
 # Validated straight from the message bytes (pydantic's JSON parser, no dict in between). A message
@@ -54,7 +75,7 @@ def decode_fast(record: Any, topics: Topics, batch: DecodedBatch) -> bool:
         if record.topic == topics.heartbeats:
             batch.heartbeats.append(HEARTBEAT_JSON.validate_json(record.value))
         else:
-            batch.observations.append(OBSERVATION_JSON.validate_json(record.value))
+            batch.add(OBSERVATION_JSON.validate_json(record.value), stored_as_is(record.value))
     except ValidationError:
         return False
     return True
@@ -70,7 +91,7 @@ def decode_record(record: Any, topics: Topics, batch: DecodedBatch) -> None:
         elif record.topic == topics.heartbeats:
             batch.heartbeats.append(Heartbeat.model_validate(data))
         else:
-            batch.observations.append(parse_observation(data))
+            batch.add(parse_observation(data))
     except (ValueError, TypeError, ValidationError, UnicodeDecodeError) as exc:
         if record.topic == topics.deadletter:
             # A broken dead letter is itself kept, as a dead letter of the deadletter topic.

@@ -15,8 +15,7 @@ few per incident.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -71,14 +70,20 @@ class _PathLiterals(dict[tuple[str, ...], str]):
         return literal
 
 
-def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
-    return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
-            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], alert.model_dump_json())
+# Rows go to COPY with their event time as ISO text and their payload as JSON text: psycopg's
+# timestamptz dumper asks each value for its offset and formats it in several steps, several times
+# the cost of ``isoformat``; and the payload is the message's own text where decode kept it (see
+# ``insert_observations``), a dump of the model otherwise.
+def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals, payload: str | None) -> tuple[Any, ...]:
+    return (alert.id, alert.observed_at.isoformat(), alert.category, alert.type, alert.device_id, alert.site_id,
+            alert.lat, alert.lon, alert.confidence, grid.grid_id, paths[grid.path],
+            payload or alert.model_dump_json())
 
 
-def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
-    return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
-            grid.grid_id, paths[grid.path], report.model_dump_json())
+def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals,
+                payload: str | None) -> tuple[Any, ...]:
+    return (report.id, report.reported_at.isoformat(), report.category, report.worker_id, report.lat, report.lon,
+            report.text, grid.grid_id, paths[grid.path], payload or report.model_dump_json())
 
 
 ObservationKey = tuple[str, str, datetime]  # kind, id, event time: what makes an alert or report itself
@@ -89,40 +94,46 @@ def observation_key(observation: Observation) -> ObservationKey:
 
 
 def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[ObservationKey]:
-    """The keys of ``observations`` stored already (matched on id and time, the tables' key); the
-    others are the engine's input. One index probe per observation, nothing written. The answer is
+    """The keys of ``observations`` stored already; the others are the engine's input. Asked by id
+    alone (one probe of the primary key's leading column per observation, nothing written), sent as
+    one ``text[]`` literal; the keys that come back are matched with their time here. The answer is
     the few re-delivered or re-sent messages, usually none, rather than the whole batch back."""
     stored: set[ObservationKey] = set()
     for table, time_column, kind in (("alerts", "observed_at", "alert"), ("reports", "reported_at", "report")):
-        # One JSON text for the keys: psycopg's list dumpers cost microseconds per element.
-        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if o.kind == kind])
-        if keys != "[]":
-            cur.execute(f"SELECT t.id, t.{time_column} FROM json_array_elements(%s::json) AS k "
-                        f"JOIN {table} t ON t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz", (keys,))
+        ids = [o.id for o in observations if o.kind == kind]
+        if ids:
+            cur.execute(f"SELECT id, {time_column} FROM {table} WHERE id = ANY(%s::text[])", (text_array(ids),))
             stored.update((kind, observation_id, at) for observation_id, at in cur.fetchall())
     return stored
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
-                        links: Links | None = None) -> None:
+                        links: Links | None = None, texts: Mapping[ObservationKey, str | None] | None = None) -> None:
     """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
     writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
-    same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
+    same transaction (the ingest is their only writer); a repeat within ``items`` is written once.
+
+    ``texts``: the message each observation came in, by key, to store as its ``payload`` as it is
+    (validated JSON that jsonb takes: ingest.decode.stored_as_is); the model's dump where missing.
+    The stored payload is then what was received, extra fields and all, rather than a re-dump."""
     incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
+    texts = texts or {}
     alerts: list[tuple[Any, ...]] = []
     reports: list[tuple[Any, ...]] = []
-    written: set[tuple[str, str, datetime]] = set()
+    written: set[ObservationKey] = set()
     paths = _PathLiterals()
     for observation, grid in items:
-        key = (observation.kind, observation.id, event_time(observation))
+        key = observation_key(observation)
         if key in written:
             continue
         written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid, paths) + (incident_of["alerts"].get(observation.id),))
+            alerts.append(_alert_row(observation, grid, paths, texts.get(key))
+                          + (incident_of["alerts"].get(observation.id),))
         else:
-            reports.append(_report_row(observation, grid, paths) + (incident_of["reports"].get(observation.id),))
+            reports.append(_report_row(observation, grid, paths, texts.get(key))
+                           + (incident_of["reports"].get(observation.id),))
     for table, columns, rows in (("alerts", ALERT_COLUMNS, alerts), ("reports", REPORT_COLUMNS, reports)):
         if rows:
             _copy(cur, table, columns + ("incident_id",), rows)

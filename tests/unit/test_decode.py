@@ -75,3 +75,24 @@ def test_well_formed_messages_take_the_fast_path_and_malformed_ones_do_not() -> 
     assert not decode_fast(Record(TOPICS.alerts, b"[1, 2]"), TOPICS, batch)
     assert not decode_fast(Record(TOPICS.deadletter, b"{}"), TOPICS, batch)  # dead letters: their own path
     assert len(batch.observations) == 1 and not batch.rejected
+
+
+def test_each_observation_keeps_its_message_text_to_store_as_its_payload() -> None:
+    alert, report = alert_factory("fire", extra_field="kept"), report_factory("hazard")
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json()), Record(TOPICS.reports, report.to_json())], TOPICS)
+    assert batch.texts == [alert.to_json().decode(), report.to_json().decode()]
+
+
+def test_a_text_jsonb_would_refuse_is_not_kept_and_its_model_is_stored_instead() -> None:
+    # pydantic's parser takes NaN; PostgreSQL's jsonb does not (the model dumps it as null).
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"dwell_s": float("nan")}}).encode()
+    batch = decode_records([Record(TOPICS.alerts, raw)], TOPICS)
+    assert len(batch.observations) == 1 and batch.texts == [None]
+    assert json.loads(batch.observations[0].model_dump_json())["attributes"] == {"dwell_s": None}
+
+
+def test_observations_added_without_a_text_stay_aligned_with_the_texts() -> None:
+    first, second = alert_factory(), alert_factory()
+    batch = decode_records([Record(TOPICS.alerts, first.to_json())], TOPICS)
+    batch.add(second)  # as the dict path adds what it validated
+    assert batch.observations == [first, second] and batch.texts == [first.to_json().decode(), None]
