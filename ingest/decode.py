@@ -48,7 +48,10 @@ class DecodedBatch:
 
 # Validated straight from the message bytes (pydantic's JSON parser, no dict in between). A message
 # that fails here goes the slow way, which names what is wrong in the words the dead letters use.
+# An alert on the alerts topic skips the union's dispatch on ``kind`` (a tenth of the time); whatever
+# else is there (a report sent to the wrong topic, say) fails it and takes the slow way as before.
 OBSERVATION_JSON = TypeAdapter(Annotated[Alert | PatrolReport, Field(discriminator="kind")])
+ALERT_JSON = TypeAdapter(Alert)
 HEARTBEAT_JSON = TypeAdapter(Heartbeat)
 
 
@@ -74,6 +77,8 @@ def decode_fast(record: Any, topics: Topics, batch: DecodedBatch) -> bool:
     try:
         if record.topic == topics.heartbeats:
             batch.heartbeats.append(HEARTBEAT_JSON.validate_json(record.value))
+        elif record.topic == topics.alerts:
+            batch.add(ALERT_JSON.validate_json(record.value), stored_as_is(record.value))
         else:
             batch.add(OBSERVATION_JSON.validate_json(record.value), stored_as_is(record.value))
     except ValidationError:

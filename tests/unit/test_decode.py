@@ -96,3 +96,9 @@ def test_observations_added_without_a_text_stay_aligned_with_the_texts() -> None
     batch = decode_records([Record(TOPICS.alerts, first.to_json())], TOPICS)
     batch.add(second)  # as the dict path adds what it validated
     assert batch.observations == [first, second] and batch.texts == [first.to_json().decode(), None]
+
+
+def test_a_report_sent_to_the_alerts_topic_is_still_stored_as_a_report() -> None:
+    report = report_factory("hazard")
+    batch = decode_records([Record(TOPICS.alerts, report.to_json())], TOPICS)
+    assert batch.observations == [report] and not batch.rejected
