@@ -26,13 +26,19 @@ from pydantic import TypeAdapter
 from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Member, Observation, PatrolReport,
                                  event_time, parse_observation)
 from gridwatch.deadletter import DeadLetter
+from ingest.binarycopy import PathArrays, copy_binary
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
 from ingest.linkmirror import LinkMirror, Links
 
-ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id", "lat", "lon", "confidence",
-                 "grid_id", "grid_path", "payload")
-REPORT_COLUMNS = ("id", "reported_at", "category", "worker_id", "lat", "lon", "text", "grid_id", "grid_path", "payload")
+# New observations' columns and types, for their binary COPY (ingest/binarycopy.py).
+ALERT_COPY = (("id", "text"), ("observed_at", "timestamptz"), ("category", "text"), ("type", "text"),
+              ("device_id", "text"), ("site_id", "text"), ("lat", "float8"), ("lon", "float8"),
+              ("confidence", "float4"), ("grid_id", "text"), ("grid_path", "text[]"), ("payload", "jsonb"),
+              ("incident_id", "text"))
+REPORT_COPY = (("id", "text"), ("reported_at", "timestamptz"), ("category", "text"), ("worker_id", "text"),
+               ("lat", "float8"), ("lon", "float8"), ("text", "text"), ("grid_id", "text"), ("grid_path", "text[]"),
+               ("payload", "jsonb"), ("incident_id", "text"))
 
 STAGING_TABLES = {
     "_staging_incidents": "(LIKE incidents INCLUDING DEFAULTS, ord integer NOT NULL)",
@@ -64,26 +70,19 @@ def text_array(items: Sequence[str]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
-class _PathLiterals(dict[tuple[str, ...], str]):
-    def __missing__(self, path: tuple[str, ...]) -> str:
-        self[path] = literal = text_array(path)
-        return literal
+# The payload is the message's own text where decode kept it (see ``insert_observations``), a dump
+# of the model otherwise.
+def _alert_row(alert: Alert, grid: GridAssignment, paths: PathArrays, payload: str | None,
+               incident_id: str | None) -> tuple[Any, ...]:
+    return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
+            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], payload or alert.model_dump_json(),
+            incident_id)
 
 
-# Rows go to COPY with their event time as ISO text and their payload as JSON text: psycopg's
-# timestamptz dumper asks each value for its offset and formats it in several steps, several times
-# the cost of ``isoformat``; and the payload is the message's own text where decode kept it (see
-# ``insert_observations``), a dump of the model otherwise.
-def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals, payload: str | None) -> tuple[Any, ...]:
-    return (alert.id, alert.observed_at.isoformat(), alert.category, alert.type, alert.device_id, alert.site_id,
-            alert.lat, alert.lon, alert.confidence, grid.grid_id, paths[grid.path],
-            payload or alert.model_dump_json())
-
-
-def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals,
-                payload: str | None) -> tuple[Any, ...]:
-    return (report.id, report.reported_at.isoformat(), report.category, report.worker_id, report.lat, report.lon,
-            report.text, grid.grid_id, paths[grid.path], payload or report.model_dump_json())
+def _report_row(report: PatrolReport, grid: GridAssignment, paths: PathArrays, payload: str | None,
+                incident_id: str | None) -> tuple[Any, ...]:
+    return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
+            grid.grid_id, paths[grid.path], payload or report.model_dump_json(), incident_id)
 
 
 ObservationKey = tuple[str, str, datetime]  # kind, id, event time: what makes an alert or report itself
@@ -109,7 +108,7 @@ def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[Observa
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
                         links: Links | None = None, texts: Mapping[ObservationKey, str | None] | None = None) -> None:
-    """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
+    """COPY observations (in binary) straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
     writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
     same transaction (the ingest is their only writer); a repeat within ``items`` is written once.
@@ -122,21 +121,21 @@ def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssi
     alerts: list[tuple[Any, ...]] = []
     reports: list[tuple[Any, ...]] = []
     written: set[ObservationKey] = set()
-    paths = _PathLiterals()
+    paths = PathArrays()
     for observation, grid in items:
         key = observation_key(observation)
         if key in written:
             continue
         written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid, paths, texts.get(key))
-                          + (incident_of["alerts"].get(observation.id),))
+            alerts.append(_alert_row(observation, grid, paths, texts.get(key),
+                                     incident_of["alerts"].get(observation.id)))
         else:
-            reports.append(_report_row(observation, grid, paths, texts.get(key))
-                           + (incident_of["reports"].get(observation.id),))
-    for table, columns, rows in (("alerts", ALERT_COLUMNS, alerts), ("reports", REPORT_COLUMNS, reports)):
+            reports.append(_report_row(observation, grid, paths, texts.get(key),
+                                       incident_of["reports"].get(observation.id)))
+    for table, columns, rows in (("alerts", ALERT_COPY, alerts), ("reports", REPORT_COPY, reports)):
         if rows:
-            _copy(cur, table, columns + ("incident_id",), rows)
+            copy_binary(cur, table, columns, rows)
 
 
 def member_links(incidents: Iterable[Incident]) -> Links:

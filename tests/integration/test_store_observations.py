@@ -49,3 +49,14 @@ def test_stored_keys_match_on_id_and_time(database_url: str) -> None:
         found = store.stored_keys(cur, [stored, other, resent_later, report])
         assert store.stored_keys(cur, []) == set()
     assert found == {observation_key(stored), observation_key(report)}
+
+
+def test_grid_paths_land_whole_outside_every_grid_and_in_any_script(database_url: str) -> None:
+    outside, inside = alert_factory("fire"), report_factory("hazard", text="楼道堆放杂物")
+    chinese = GridAssignment("迎泽-1", ("迎泽-1", "迎泽街道", "迎泽区"))
+    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
+        store.insert_observations(cur, [(outside, GridAssignment(None, ())), (inside, chinese)])
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT grid_id, grid_path FROM alerts").fetchall() == [(None, [])]
+        assert conn.execute("SELECT grid_id, grid_path, text FROM reports").fetchall() == [
+            ("迎泽-1", ["迎泽-1", "迎泽街道", "迎泽区"], "楼道堆放杂物")]
