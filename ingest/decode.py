@@ -16,14 +16,15 @@ from gridwatch.contracts import Alert, Heartbeat, Observation, PatrolReport, par
 from gridwatch.deadletter import DeadLetter, explain
 from gridwatch.settings import Topics
 
-# What pydantic's JSON parser reads and PostgreSQL's jsonb refuses: the NaN and Infinity literals. A
-# message with either (or these letters inside a string) is stored as its model's dump, where they are null.
-NOT_JSONB = (b"NaN", b"Infinity")
-
 
 def stored_as_is(raw: bytes) -> str | None:
-    """The message's text when the ``payload`` column can take it as it is, else None."""
-    if any(literal in raw for literal in NOT_JSONB):
+    """The message's text when the ``payload`` column can take it as it is, else None.
+
+    pydantic's JSON parser reads the NaN and Infinity literals, PostgreSQL's jsonb refuses them: a
+    message with either (or these letters inside a string) is stored as its model's dump, where they
+    are null. A capital N or I is rare in a message, and a search for one byte is several times cheaper
+    than for a word."""
+    if (b"N" in raw and b"NaN" in raw) or (b"I" in raw and b"Infinity" in raw):
         return None
     try:
         return raw.decode()

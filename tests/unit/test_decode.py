@@ -83,9 +83,10 @@ def test_each_observation_keeps_its_message_text_to_store_as_its_payload() -> No
     assert batch.texts == [alert.to_json().decode(), report.to_json().decode()]
 
 
-def test_a_text_jsonb_would_refuse_is_not_kept_and_its_model_is_stored_instead() -> None:
-    # pydantic's parser takes NaN; PostgreSQL's jsonb does not (the model dumps it as null).
-    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"dwell_s": float("nan")}}).encode()
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_text_jsonb_would_refuse_is_not_kept_and_its_model_is_stored_instead(value: float) -> None:
+    # pydantic's parser takes NaN and Infinity; PostgreSQL's jsonb does not (the model dumps them as null).
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"dwell_s": value}}).encode()
     batch = decode_records([Record(TOPICS.alerts, raw)], TOPICS)
     assert len(batch.observations) == 1 and batch.texts == [None]
     assert json.loads(batch.observations[0].model_dump_json())["attributes"] == {"dwell_s": None}
