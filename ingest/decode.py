@@ -62,9 +62,19 @@ def _reject(record: Any, reason: str) -> DeadLetter:
     return DeadLetter.from_bytes("kafka", reason, record.value or b"", topic=record.topic, key=key, context=context)
 
 
+def holds_nul(raw: bytes) -> bool:
+    """Whether the message escapes a NUL character, which PostgreSQL's text and jsonb cannot hold: its
+    batch's write would fail on every retry, so the message is refused here. A text holding an escaped
+    backslash before ``u0000`` is refused too, wrongly but rarely; a backslash is rare, and a search for
+    one byte cheap."""
+    return b"\\" in raw and b"\\u0000" in raw
+
+
 def _decode_json(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise ValueError("empty message (null value)")
+    if holds_nul(raw):
+        raise ValueError("holds \\u0000 (a NUL character), which PostgreSQL cannot store")
     data = json.loads(raw.decode("utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
@@ -73,7 +83,7 @@ def _decode_json(raw: bytes | None) -> dict[str, Any]:
 
 def decode_fast(record: Any, topics: Topics, batch: DecodedBatch) -> bool:
     """Validate a well-formed observation or heartbeat from its bytes; False to take the slow way."""
-    if record.value is None or record.topic == topics.deadletter:
+    if record.value is None or record.topic == topics.deadletter or holds_nul(record.value):
         return False
     try:
         if record.topic == topics.heartbeats:

@@ -103,3 +103,20 @@ def test_a_report_sent_to_the_alerts_topic_is_still_stored_as_a_report() -> None
     report = report_factory("hazard")
     batch = decode_records([Record(TOPICS.alerts, report.to_json())], TOPICS)
     assert batch.observations == [report] and not batch.rejected
+
+
+@pytest.mark.parametrize("topic", [TOPICS.alerts, TOPICS.reports, TOPICS.heartbeats])
+def test_a_message_escaping_a_nul_character_is_dead_lettered_not_left_to_fail_its_batch(topic: str) -> None:
+    # PostgreSQL's jsonb and text cannot hold NUL: stored, it would fail its batch on every retry.
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"zone": "gate\x00"}}).encode()
+    assert b"\\u0000" in raw
+    batch = decode_records([Record(topic, raw, offset=7)], TOPICS)
+    (letter,) = batch.rejected
+    assert letter.reason == "holds \\u0000 (a NUL character), which PostgreSQL cannot store"
+    assert letter.context["offset"] == 7 and not batch.observations and not batch.heartbeats
+
+
+def test_other_escapes_are_kept() -> None:
+    alert = alert_factory(attributes={"zone": 'gate "east"\\n'})
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json())], TOPICS)
+    assert batch.observations == [alert] and batch.texts == [alert.to_json().decode()]
