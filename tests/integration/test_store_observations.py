@@ -60,3 +60,11 @@ def test_grid_paths_land_whole_outside_every_grid_and_in_any_script(database_url
         assert conn.execute("SELECT grid_id, grid_path FROM alerts").fetchall() == [(None, [])]
         assert conn.execute("SELECT grid_id, grid_path, text FROM reports").fetchall() == [
             ("迎泽-1", ["迎泽-1", "迎泽街道", "迎泽区"], "楼道堆放杂物")]
+
+
+def test_postgresql_refuses_a_nul_so_decode_dead_letters_such_a_message(database_url: str) -> None:
+    alert = alert_factory("fire", attributes={"zone": "gate\x00"})
+    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
+        with pytest.raises(psycopg.errors.UntranslatableCharacter):
+            store.insert_observations(cur, [(alert, GRID)])
+        raise psycopg.Rollback()
