@@ -27,17 +27,18 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gridwatch.contracts import Observation
 from gridwatch.kafka import next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from ingest import store
 from ingest.dbconn import reset_connection
 from ingest.decode import DecodedBatch, decode_records
 from ingest.engine import EngineConfig, IncidentEngine
-from ingest.grids import GridIndex
+from ingest.grids import GridAssignment, GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.linkmirror import LinkMirror
 from ingest.stages import StageClock
-from ingest.store import observation_key
+from ingest.store import ObservationKey, observation_key
 from ingest.writer import BatchWriter, WriteJob
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,21 @@ def wait_delivered(producer: KafkaProducer, futures: list[Any], timeout_s: float
     producer.flush(timeout=timeout_s)
     for future in futures:
         future.get(timeout=timeout_s)
+
+
+def new_observations(observations: list[Observation], grids: list[GridAssignment], texts: list[str | None],
+                     stored: set[ObservationKey]) -> tuple[list[tuple[Observation, GridAssignment]],
+                                                        dict[ObservationKey, str | None]]:
+    """The observations whose keys are not in ``stored``, with their grids, and their message texts
+    by key (the first of a repeat within the batch, the one the store writes)."""
+    fresh: list[tuple[Observation, GridAssignment]] = []
+    fresh_texts: dict[ObservationKey, str | None] = {}
+    for observation, grid, text in zip(observations, grids, texts):
+        key = observation_key(observation)
+        if key not in stored:
+            fresh.append((observation, grid))
+            fresh_texts.setdefault(key, text)
+    return fresh, fresh_texts
 
 
 class IngestWorker:
@@ -262,7 +278,7 @@ class IngestWorker:
                 statuses, self._statuses_at = store.incident_statuses(cur, self._statuses_at)
             if in_flight is not None:
                 stored |= in_flight.keys()
-            fresh = [(o, g) for o, g in zip(observations, grids) if observation_key(o) not in stored]
+            fresh, texts = new_observations(observations, grids, batch.texts, stored)
             self.metrics.duplicates.inc(len(observations) - len(fresh))
         with stages.stage("engine"):
             self.engine.sync_status(statuses)
@@ -271,7 +287,8 @@ class IngestWorker:
         # Taken as stored now, so the next batch does not write them again; a failed write
         # empties the mirror (``recover``).
         self.links.remember(links)
-        return WriteJob(next_offsets(polled.records), fresh, result, links, batch.heartbeats, batch.dead_letters)
+        return WriteJob(next_offsets(polled.records), fresh, result, links, batch.heartbeats, batch.dead_letters,
+                        texts)
 
     def _committed(self, conn: psycopg.Connection, job: WriteJob) -> None:
         """On the writer's thread, once ``job`` is committed: count it and publish its incident changes."""

@@ -15,8 +15,7 @@ few per incident.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,13 +26,19 @@ from pydantic import TypeAdapter
 from gridwatch.contracts import (Alert, Heartbeat, HistoryEntry, Incident, Member, Observation, PatrolReport,
                                  event_time, parse_observation)
 from gridwatch.deadletter import DeadLetter
+from ingest.binarycopy import PathArrays, copy_binary
 from ingest.engine import BatchResult
 from ingest.grids import GridAssignment
 from ingest.linkmirror import LinkMirror, Links
 
-ALERT_COLUMNS = ("id", "observed_at", "category", "type", "device_id", "site_id", "lat", "lon", "confidence",
-                 "grid_id", "grid_path", "payload")
-REPORT_COLUMNS = ("id", "reported_at", "category", "worker_id", "lat", "lon", "text", "grid_id", "grid_path", "payload")
+# New observations' columns and types, for their binary COPY (ingest/binarycopy.py).
+ALERT_COPY = (("id", "text"), ("observed_at", "timestamptz"), ("category", "text"), ("type", "text"),
+              ("device_id", "text"), ("site_id", "text"), ("lat", "float8"), ("lon", "float8"),
+              ("confidence", "float4"), ("grid_id", "text"), ("grid_path", "text[]"), ("payload", "jsonb"),
+              ("incident_id", "text"))
+REPORT_COPY = (("id", "text"), ("reported_at", "timestamptz"), ("category", "text"), ("worker_id", "text"),
+               ("lat", "float8"), ("lon", "float8"), ("text", "text"), ("grid_id", "text"), ("grid_path", "text[]"),
+               ("payload", "jsonb"), ("incident_id", "text"))
 
 STAGING_TABLES = {
     "_staging_incidents": "(LIKE incidents INCLUDING DEFAULTS, ord integer NOT NULL)",
@@ -65,20 +70,19 @@ def text_array(items: Sequence[str]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
-class _PathLiterals(dict[tuple[str, ...], str]):
-    def __missing__(self, path: tuple[str, ...]) -> str:
-        self[path] = literal = text_array(path)
-        return literal
-
-
-def _alert_row(alert: Alert, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
+# The payload is the message's own text where decode kept it (see ``insert_observations``), a dump
+# of the model otherwise.
+def _alert_row(alert: Alert, grid: GridAssignment, paths: PathArrays, payload: str | None,
+               incident_id: str | None) -> tuple[Any, ...]:
     return (alert.id, alert.observed_at, alert.category, alert.type, alert.device_id, alert.site_id, alert.lat,
-            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], alert.model_dump_json())
+            alert.lon, alert.confidence, grid.grid_id, paths[grid.path], payload or alert.model_dump_json(),
+            incident_id)
 
 
-def _report_row(report: PatrolReport, grid: GridAssignment, paths: _PathLiterals) -> tuple[Any, ...]:
+def _report_row(report: PatrolReport, grid: GridAssignment, paths: PathArrays, payload: str | None,
+                incident_id: str | None) -> tuple[Any, ...]:
     return (report.id, report.reported_at, report.category, report.worker_id, report.lat, report.lon, report.text,
-            grid.grid_id, paths[grid.path], report.model_dump_json())
+            grid.grid_id, paths[grid.path], payload or report.model_dump_json(), incident_id)
 
 
 ObservationKey = tuple[str, str, datetime]  # kind, id, event time: what makes an alert or report itself
@@ -89,43 +93,49 @@ def observation_key(observation: Observation) -> ObservationKey:
 
 
 def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[ObservationKey]:
-    """The keys of ``observations`` stored already (matched on id and time, the tables' key); the
-    others are the engine's input. One index probe per observation, nothing written. The answer is
+    """The keys of ``observations`` stored already; the others are the engine's input. Asked by id
+    alone (one probe of the primary key's leading column per observation, nothing written), sent as
+    one ``text[]`` literal; the keys that come back are matched with their time here. The answer is
     the few re-delivered or re-sent messages, usually none, rather than the whole batch back."""
     stored: set[ObservationKey] = set()
     for table, time_column, kind in (("alerts", "observed_at", "alert"), ("reports", "reported_at", "report")):
-        # One JSON text for the keys: psycopg's list dumpers cost microseconds per element.
-        keys = json.dumps([[o.id, event_time(o).isoformat()] for o in observations if o.kind == kind])
-        if keys != "[]":
-            cur.execute(f"SELECT t.id, t.{time_column} FROM json_array_elements(%s::json) AS k "
-                        f"JOIN {table} t ON t.id = k->>0 AND t.{time_column} = (k->>1)::timestamptz", (keys,))
+        ids = [o.id for o in observations if o.kind == kind]
+        if ids:
+            cur.execute(f"SELECT id, {time_column} FROM {table} WHERE id = ANY(%s::text[])", (text_array(ids),))
             stored.update((kind, observation_id, at) for observation_id, at in cur.fetchall())
     return stored
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
-                        links: Links | None = None) -> None:
-    """COPY observations straight into ``alerts`` and ``reports``, each pointing at its incident in
+                        links: Links | None = None, texts: Mapping[ObservationKey, str | None] | None = None) -> None:
+    """COPY observations (in binary) straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
     writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
-    same transaction (the ingest is their only writer); a repeat within ``items`` is written once."""
+    same transaction (the ingest is their only writer); a repeat within ``items`` is written once.
+
+    ``texts``: the message each observation came in, by key, to store as its ``payload`` as it is
+    (validated JSON that jsonb takes: ingest.decode.stored_as_is); the model's dump where missing.
+    The stored payload is then what was received, extra fields and all, rather than a re-dump."""
     incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
+    texts = texts or {}
     alerts: list[tuple[Any, ...]] = []
     reports: list[tuple[Any, ...]] = []
-    written: set[tuple[str, str, datetime]] = set()
-    paths = _PathLiterals()
+    written: set[ObservationKey] = set()
+    paths = PathArrays()
     for observation, grid in items:
-        key = (observation.kind, observation.id, event_time(observation))
+        key = observation_key(observation)
         if key in written:
             continue
         written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid, paths) + (incident_of["alerts"].get(observation.id),))
+            alerts.append(_alert_row(observation, grid, paths, texts.get(key),
+                                     incident_of["alerts"].get(observation.id)))
         else:
-            reports.append(_report_row(observation, grid, paths) + (incident_of["reports"].get(observation.id),))
-    for table, columns, rows in (("alerts", ALERT_COLUMNS, alerts), ("reports", REPORT_COLUMNS, reports)):
+            reports.append(_report_row(observation, grid, paths, texts.get(key),
+                                       incident_of["reports"].get(observation.id)))
+    for table, columns, rows in (("alerts", ALERT_COPY, alerts), ("reports", REPORT_COPY, reports)):
         if rows:
-            _copy(cur, table, columns + ("incident_id",), rows)
+            copy_binary(cur, table, columns, rows)
 
 
 def member_links(incidents: Iterable[Incident]) -> Links:

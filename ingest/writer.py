@@ -40,10 +40,12 @@ class WriteJob:
     links: Links = field(default_factory=dict)  # member links that differ from what is stored
     heartbeats: list[Heartbeat] = field(default_factory=list)
     dead_letters: list[tuple[DeadLetter, str, int, int]] = field(default_factory=list)
+    # Each fresh observation's key and the message text to store as its payload (None: dump the model).
+    texts: dict[ObservationKey, str | None] = field(default_factory=dict)
 
     def keys(self) -> set[ObservationKey]:
         """The observations this job stores."""
-        return {observation_key(o) for o, _ in self.fresh}
+        return set(self.texts) if self.texts else {observation_key(o) for o, _ in self.fresh}
 
 
 def write_job(cur: psycopg.Cursor, job: WriteJob, stages: StageClock) -> None:
@@ -51,7 +53,7 @@ def write_job(cur: psycopg.Cursor, job: WriteJob, stages: StageClock) -> None:
     incident (one COPY), then the incidents, the links of earlier members, heartbeats, devices
     an offline alert names, and dead letters."""
     with stages.stage("observations"):
-        store.insert_observations(cur, job.fresh, job.links)
+        store.insert_observations(cur, job.fresh, job.links, job.texts)
     with stages.stage("incidents"):
         new_ids = {o.id for o, _ in job.fresh}
         earlier = {table: [p for p in pairs if p[0] not in new_ids] for table, pairs in job.links.items()}

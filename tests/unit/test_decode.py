@@ -75,3 +75,48 @@ def test_well_formed_messages_take_the_fast_path_and_malformed_ones_do_not() -> 
     assert not decode_fast(Record(TOPICS.alerts, b"[1, 2]"), TOPICS, batch)
     assert not decode_fast(Record(TOPICS.deadletter, b"{}"), TOPICS, batch)  # dead letters: their own path
     assert len(batch.observations) == 1 and not batch.rejected
+
+
+def test_each_observation_keeps_its_message_text_to_store_as_its_payload() -> None:
+    alert, report = alert_factory("fire", extra_field="kept"), report_factory("hazard")
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json()), Record(TOPICS.reports, report.to_json())], TOPICS)
+    assert batch.texts == [alert.to_json().decode(), report.to_json().decode()]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_text_jsonb_would_refuse_is_not_kept_and_its_model_is_stored_instead(value: float) -> None:
+    # pydantic's parser takes NaN and Infinity; PostgreSQL's jsonb does not (the model dumps them as null).
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"dwell_s": value}}).encode()
+    batch = decode_records([Record(TOPICS.alerts, raw)], TOPICS)
+    assert len(batch.observations) == 1 and batch.texts == [None]
+    assert json.loads(batch.observations[0].model_dump_json())["attributes"] == {"dwell_s": None}
+
+
+def test_observations_added_without_a_text_stay_aligned_with_the_texts() -> None:
+    first, second = alert_factory(), alert_factory()
+    batch = decode_records([Record(TOPICS.alerts, first.to_json())], TOPICS)
+    batch.add(second)  # as the dict path adds what it validated
+    assert batch.observations == [first, second] and batch.texts == [first.to_json().decode(), None]
+
+
+def test_a_report_sent_to_the_alerts_topic_is_still_stored_as_a_report() -> None:
+    report = report_factory("hazard")
+    batch = decode_records([Record(TOPICS.alerts, report.to_json())], TOPICS)
+    assert batch.observations == [report] and not batch.rejected
+
+
+@pytest.mark.parametrize("topic", [TOPICS.alerts, TOPICS.reports, TOPICS.heartbeats])
+def test_a_message_escaping_a_nul_character_is_dead_lettered_not_left_to_fail_its_batch(topic: str) -> None:
+    # PostgreSQL's jsonb and text cannot hold NUL: stored, it would fail its batch on every retry.
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "attributes": {"zone": "gate\x00"}}).encode()
+    assert b"\\u0000" in raw
+    batch = decode_records([Record(topic, raw, offset=7)], TOPICS)
+    (letter,) = batch.rejected
+    assert letter.reason == "holds \\u0000 (a NUL character), which PostgreSQL cannot store"
+    assert letter.context["offset"] == 7 and not batch.observations and not batch.heartbeats
+
+
+def test_other_escapes_are_kept() -> None:
+    alert = alert_factory(attributes={"zone": 'gate "east"\\n'})
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json())], TOPICS)
+    assert batch.observations == [alert] and batch.texts == [alert.to_json().decode()]
