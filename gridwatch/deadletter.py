@@ -22,7 +22,7 @@ from gridwatch.contracts import format_time
 class DeadLetter:
     source: str  # "mqtt", "kafka", "api"
     reason: str
-    payload: str  # the raw text, or base64 of undecodable bytes (see context["encoding"])
+    payload: str  # the raw text, or base64 of bytes no text column holds (see context["encoding"])
     topic: str | None = None
     key: str | None = None
     received_at: str = field(default_factory=lambda: format_time(datetime.now(timezone.utc)))
@@ -30,11 +30,15 @@ class DeadLetter:
 
     @classmethod
     def from_bytes(cls, source: str, reason: str, raw: bytes, **kwargs: Any) -> "DeadLetter":
+        """The letter of ``raw``: its text, or its base64 when it is not UTF-8 or holds a NUL byte
+        (PostgreSQL's text cannot store one: the letter's own write would fail on every retry)."""
         try:
-            return cls(source, reason, raw.decode("utf-8"), **kwargs)
+            if b"\x00" not in raw:
+                return cls(source, reason, raw.decode("utf-8"), **kwargs)
         except UnicodeDecodeError:
-            context = {**kwargs.pop("context", {}), "encoding": "base64"}
-            return cls(source, reason, base64.b64encode(raw).decode(), context=context, **kwargs)
+            pass
+        context = {**kwargs.pop("context", {}), "encoding": "base64"}
+        return cls(source, reason, base64.b64encode(raw).decode(), context=context, **kwargs)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode()
@@ -53,7 +57,8 @@ def explain(error: Exception) -> str:
             parts.append(f"{where}: {e['msg']}")
         return "; ".join(parts)
     if isinstance(error, json.JSONDecodeError):
-        return f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        # json's own words for some errors end in "at" (Invalid control character at): said once
+        return f"not valid JSON: {error.msg.removesuffix(' at')} at line {error.lineno} column {error.colno}"
     if isinstance(error, UnicodeDecodeError):
         return "not valid UTF-8 text"
     return str(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -77,18 +78,25 @@ def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(setting
     topics = settings.kafka.topics
     good = alert_factory("alarm")
     bad_alert = json.dumps({**json.loads(good.to_json()), "id": "a-bad", "lat": 123.0}).encode()
+    # PostgreSQL's text and jsonb hold no NUL: neither a raw NUL byte nor an escaped one may stall a batch.
+    nul_byte = b'{"id": "a-nul\x00"}'
+    nul_escaped = json.dumps({**json.loads(good.to_json()), "id": "a-nul", "type": "x\u0000"}).encode()
     produce(settings, topics.alerts, [("cam-1", b"\xff\xfe not utf-8"), ("cam-1", b"[1, 2]"), ("cam-1", bad_alert),
-                                      ("cam-1", good.to_json())])
+                                      ("cam-1", nul_byte), ("cam-1", nul_escaped), ("cam-1", good.to_json())])
     with running_ingest(settings, SAMPLE_GRIDS) as worker:
         url = settings.database.url
         rows = wait_until(lambda: (r := query(url, "SELECT reason, payload, context->>'original_topic' FROM dead_letters"
-                                                   " ORDER BY (context->>'offset')::int")) and len(r) == 3 and r,
-                          what="three dead letters")
+                                                   " ORDER BY (context->>'offset')::int")) and len(r) == 5 and r,
+                          what="five dead letters")
         assert [r[0] for r in rows] == ["not valid UTF-8 text", "expected a JSON object, got list",
-                                        "lat: Input should be less than or equal to 90"]
+                                        "lat: Input should be less than or equal to 90",
+                                        "not valid JSON: Invalid control character at line 1 column 14",
+                                        "holds \\u0000 (a NUL character), which PostgreSQL cannot store"]
         assert {r[2] for r in rows} == {topics.alerts}
         assert json.loads(rows[2][1])["id"] == "a-bad"
-        assert worker.metrics.rejected.labels(topics.alerts)._value.get() == 3
+        assert base64.b64decode(rows[3][1]) == nul_byte
+        assert rows[4][1] == nul_escaped.decode()
+        assert worker.metrics.rejected.labels(topics.alerts)._value.get() == 5
         wait_until(lambda: query(url, "SELECT alert_ids FROM incidents") == [([good.id],)], what="the good alert")
 
 
