@@ -120,3 +120,19 @@ def test_other_escapes_are_kept() -> None:
     alert = alert_factory(attributes={"zone": 'gate "east"\\n'})
     batch = decode_records([Record(TOPICS.alerts, alert.to_json())], TOPICS)
     assert batch.observations == [alert] and batch.texts == [alert.to_json().decode()]
+
+
+def test_a_backslash_before_the_letters_u0000_is_no_nul() -> None:
+    # An escaped backslash then "u0000" (a dead letter quoting a refused message, a Windows path) is text.
+    alert = alert_factory(attributes={"zone": "C:\\u0000 gate", "note": "\\\\u0000"})
+    assert b"\\\\u0000" in alert.to_json()
+    batch = decode_records([Record(TOPICS.alerts, alert.to_json())], TOPICS)
+    assert batch.observations == [alert] and not batch.rejected
+
+
+def test_the_dead_letter_of_a_message_escaping_nul_is_stored_as_a_dead_letter() -> None:
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "type": "x\x00"}).encode()
+    letter = decode_records([Record(TOPICS.alerts, raw)], TOPICS).rejected[0]
+    batch = decode_records([Record(TOPICS.deadletter, letter.to_json(), offset=3)], TOPICS)
+    (stored,) = [d for d, *_ in batch.dead_letters]
+    assert stored.payload == raw.decode() and stored.reason == letter.reason
