@@ -61,6 +61,13 @@ class PatrolReportCreate(BaseModel):
             raise ValueError(f"unknown category {value!r}; use one of {', '.join(REPORT_CATEGORIES)}")
         return value
 
+    @field_validator("text", "photos")
+    @classmethod
+    def _no_nul(cls, value: str | list[str]) -> str | list[str]:
+        if any("\x00" in item for item in ([value] if isinstance(value, str) else value)):
+            raise ValueError("holds a NUL character (\\u0000), which cannot be stored; remove it")
+        return value
+
     @field_validator("reported_at")
     @classmethod
     def _not_in_future(cls, value: datetime | None) -> datetime | None:

@@ -67,6 +67,8 @@ def test_accuracy_travels_as_an_added_field_only_when_given() -> None:
         ({"worker_id": ""}, "worker_id", "string_too_short"),
         ({"accuracy_m": -1}, "accuracy_m", "greater_than_equal"),
         ({"photos": ["p"] * 21}, "photos", "too_long"),
+        ({"text": "smoke\x00"}, "text", "value_error"),  # PostgreSQL's text holds no NUL
+        ({"photos": ["ok", "p\x00"]}, "photos", "value_error"),
         ({"lattitude": 37.0}, "lattitude", "extra_forbidden"),
         ({"id": "r-mine"}, "id", "extra_forbidden"),  # the server assigns ids
     ],
