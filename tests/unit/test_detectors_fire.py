@@ -177,9 +177,10 @@ def test_mirrored_boxes_map_back_to_the_frame() -> None:
 def test_mirror_option_finds_the_fire_where_it_is(fire_model: Backend) -> None:
     """The model shown the mirrored frame boxes the same smoke over house6's roof, in the original
     frame's pixels (a box left unmirrored would sit at the other side of the 426 px wide frame)."""
-    frame = frames_of(MEDIA / "fire" / "furg_video" / "house6.mp4", every_s=1.0, until_s=3.0)[-1].image
+    frame = frames_of(MEDIA / "fire" / "furg_video" / "house6.mp4", every_s=1.0, until_s=3.5)[-1]
+    assert round(frame.t) == 3
     mirror = build_backend(UltralyticsConfig(model="yolov8s-fire-smoke", confidence=0.25, mirror=True))
-    plain, flipped = fire_model.detect(frame), mirror.detect(frame)
+    plain, flipped = fire_model.detect(frame.image), mirror.detect(frame.image)
     assert len(plain) and len(flipped) and flipped.names[int(np.argmax(flipped.confidence))] == "smoke"
     a, b = plain.xyxy[np.argmax(plain.confidence)], flipped.xyxy[np.argmax(flipped.confidence)]
     lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
