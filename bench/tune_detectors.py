@@ -1,6 +1,7 @@
 """Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
 
-    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--skip-fire] [--skip-crowd]
+    .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--fire-mirror]
+        [--skip-fire] [--skip-crowd]
 
 Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
 a small grid on the tune half only and prints the best settings with their tune figures; the test
@@ -95,8 +96,10 @@ def precision_recall(
     return tp / max(tp + fp, 1), tp / max(sum(pos for pos, _ in hits), 1)
 
 
-def tune_features(imgsz: int, fresh: bool, tiles: int = 1) -> list[tuple[Item, BoxFeatures]]:
-    config = UltralyticsConfig(model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles)
+def tune_features(imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False) -> list[tuple[Item, BoxFeatures]]:
+    config = UltralyticsConfig(
+        model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles, mirror=mirror
+    )
     det = Detector("fire", config, fresh)
     feats = []
     for item in select(items("fire") + items("nonfire"), "tune"):
@@ -116,9 +119,9 @@ def best(feats: list[tuple[Item, BoxFeatures]], grid: dict[str, list[float]], al
         print(f"  tune P {prec:.3f} R {rec:.3f}  {p}")
 
 
-def tune_fire(imgsz: int, fresh: bool, tiles: int = 1) -> None:
-    feats = tune_features(imgsz, fresh, tiles)
-    view = f"@{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "")
+def tune_fire(imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False) -> None:
+    feats = tune_features(imgsz, fresh, tiles, mirror)
+    view = f"@{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "") + (", mirrored" if mirror else "")
     print(f"fire {view}: {len(feats)} tune images; best by recall with precision >= 0.90 (tune half only)")
     best(feats, FIRE_GRID)
 
@@ -179,6 +182,7 @@ def main() -> None:
     ap.add_argument("--fire-imgsz", type=int, nargs="*", default=[640])
     ap.add_argument("--fire-tiles", type=int, nargs="*", default=[], help="fire: search the whole frame + n x n tiles @640")
     ap.add_argument("--second-look", type=int, nargs="*", default=[], help="fire: also search a larger view's thresholds")
+    ap.add_argument("--fire-mirror", action="store_true", help="fire: search the mirrored frame @--fire-imgsz")
     ap.add_argument("--skip-fire", action="store_true")
     ap.add_argument("--skip-crowd", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
@@ -187,7 +191,7 @@ def main() -> None:
         tune_crowd(CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig(), args.fresh)
     if not args.skip_fire:
         for imgsz in args.fire_imgsz:
-            tune_fire(imgsz, args.fresh)
+            tune_fire(imgsz, args.fresh, mirror=args.fire_mirror)
         for tiles in args.fire_tiles:
             tune_fire(640, args.fresh, tiles)
         for imgsz in args.second_look:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 from pydantic import Field
 
@@ -26,6 +27,10 @@ class UltralyticsConfig(BackendConfigBase):
     imgsz: int = Field(640, ge=64, le=2048, description="inference size; 320 is ~3x faster on CPU, sees less")
     iou: float = Field(0.5, gt=0.0, le=1.0, description="NMS IoU inside ultralytics")
     own_tracker: bool = Field(False, description="let ultralytics' ByteTrack assign track ids (model.track)")
+    mirror: bool = Field(
+        False, description="show the model the frame mirrored left-right and mirror its boxes back (same cost; "
+        "the fire model's scores on one view are noisy, see models/cards/yolov8s-fire-smoke.md)"
+    )
     labels: list[str] | None = Field(
         None, description="class names by class id, overriding the manifest's and the checkpoint's own"
     )
@@ -56,11 +61,13 @@ class UltralyticsBackend(Backend):
     def _infer(self, frame_bgr: np.ndarray) -> Detections:
         c: UltralyticsConfig = self.config  # type: ignore[assignment]
         kwargs = dict(imgsz=c.imgsz, conf=min(c.confidence, 0.25), iou=c.iou, verbose=False, device="cpu")
+        view = cv2.flip(frame_bgr, 1) if c.mirror else frame_bgr
         if c.own_tracker:
-            result = self.model.track(frame_bgr, persist=True, tracker="bytetrack.yaml", **kwargs)[0]
+            result = self.model.track(view, persist=True, tracker="bytetrack.yaml", **kwargs)[0]
         else:
-            result = self.model.predict(frame_bgr, **kwargs)[0]
-        return self._to_detections(result.boxes)
+            result = self.model.predict(view, **kwargs)[0]
+        dets = self._to_detections(result.boxes)
+        return mirrored(dets, frame_bgr.shape[1]) if c.mirror else dets
 
     def _to_detections(self, boxes: Any) -> Detections:
         xyxy = boxes.xyxy.cpu().numpy()
@@ -72,6 +79,13 @@ class UltralyticsBackend(Backend):
         return Detections.from_arrays(
             xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(np.int32), self.labels, tid
         )
+
+
+def mirrored(dets: Detections, width: int) -> Detections:
+    """Boxes found on a left-right mirrored view, in the original frame's pixels."""
+    xyxy = dets.xyxy.copy()
+    xyxy[:, [0, 2]] = width - dets.xyxy[:, [2, 0]]
+    return Detections.from_arrays(xyxy, dets.confidence, dets.class_id, dets.class_names, dets.tracker_id)
 
 
 def pick_labels(configured: list[str] | None, manifest: Any, checkpoint: dict[int, str]) -> tuple[str, ...]:
