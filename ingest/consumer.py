@@ -99,17 +99,15 @@ def wait_delivered(producer: KafkaProducer, futures: list[Any], timeout_s: float
 
 
 def new_observations(observations: list[Observation], grids: list[GridAssignment], texts: list[str | None],
-                     stored: set[ObservationKey]) -> tuple[list[tuple[Observation, GridAssignment]],
-                                                        dict[ObservationKey, str | None]]:
-    """The observations whose keys are not in ``stored``, with their grids, and their message texts
-    by key (the first of a repeat within the batch, the one the store writes)."""
+                     stored: set[ObservationKey]) -> tuple[list[tuple[Observation, GridAssignment]], list[str | None]]:
+    """The observations whose keys are not in ``stored``, with their grids, and beside them their
+    message texts."""
     fresh: list[tuple[Observation, GridAssignment]] = []
-    fresh_texts: dict[ObservationKey, str | None] = {}
+    fresh_texts: list[str | None] = []
     for observation, grid, text in zip(observations, grids, texts):
-        key = observation_key(observation)
-        if key not in stored:
+        if observation_key(observation) not in stored:
             fresh.append((observation, grid))
-            fresh_texts.setdefault(key, text)
+            fresh_texts.append(text)
     return fresh, fresh_texts
 
 

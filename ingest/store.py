@@ -15,8 +15,9 @@ few per incident.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import repeat
 from typing import Any
 
 from psycopg import Cursor
@@ -107,32 +108,29 @@ def stored_keys(cur: Cursor, observations: Sequence[Observation]) -> set[Observa
 
 
 def insert_observations(cur: Cursor, items: Iterable[tuple[Observation, GridAssignment]],
-                        links: Links | None = None, texts: Mapping[ObservationKey, str | None] | None = None) -> None:
+                        links: Links | None = None, texts: Sequence[str | None] | None = None) -> None:
     """COPY observations (in binary) straight into ``alerts`` and ``reports``, each pointing at its incident in
     ``links``: one write per row, after the engine, rather than an insert and then an update (which
     writes every index of the row twice). Pass only observations ``stored_keys`` did not find in the
     same transaction (the ingest is their only writer); a repeat within ``items`` is written once.
 
-    ``texts``: the message each observation came in, by key, to store as its ``payload`` as it is
-    (validated JSON that jsonb takes: ingest.decode.stored_as_is); the model's dump where missing.
+    ``texts``: beside each item, the message it came in, to store as its ``payload`` as it is
+    (validated JSON that jsonb takes: ingest.decode.stored_as_is); the model's dump where None.
     The stored payload is then what was received, extra fields and all, rather than a re-dump."""
     incident_of = {table: dict(pairs) for table, pairs in (links or {"alerts": [], "reports": []}).items()}
-    texts = texts or {}
     alerts: list[tuple[Any, ...]] = []
     reports: list[tuple[Any, ...]] = []
     written: set[ObservationKey] = set()
     paths = PathArrays()
-    for observation, grid in items:
+    for (observation, grid), text in zip(items, texts if texts is not None else repeat(None)):
         key = observation_key(observation)
         if key in written:
             continue
         written.add(key)
         if isinstance(observation, Alert):
-            alerts.append(_alert_row(observation, grid, paths, texts.get(key),
-                                     incident_of["alerts"].get(observation.id)))
+            alerts.append(_alert_row(observation, grid, paths, text, incident_of["alerts"].get(observation.id)))
         else:
-            reports.append(_report_row(observation, grid, paths, texts.get(key),
-                                       incident_of["reports"].get(observation.id)))
+            reports.append(_report_row(observation, grid, paths, text, incident_of["reports"].get(observation.id)))
     for table, columns, rows in (("alerts", ALERT_COPY, alerts), ("reports", REPORT_COPY, reports)):
         if rows:
             copy_binary(cur, table, columns, rows)

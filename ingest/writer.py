@@ -40,12 +40,12 @@ class WriteJob:
     links: Links = field(default_factory=dict)  # member links that differ from what is stored
     heartbeats: list[Heartbeat] = field(default_factory=list)
     dead_letters: list[tuple[DeadLetter, str, int, int]] = field(default_factory=list)
-    # Each fresh observation's key and the message text to store as its payload (None: dump the model).
-    texts: dict[ObservationKey, str | None] = field(default_factory=dict)
+    # Beside each of ``fresh``, the message text to store as its payload (None: dump the model).
+    texts: list[str | None] | None = None
 
     def keys(self) -> set[ObservationKey]:
         """The observations this job stores."""
-        return set(self.texts) if self.texts else {observation_key(o) for o, _ in self.fresh}
+        return {observation_key(o) for o, _ in self.fresh}
 
 
 def write_job(cur: psycopg.Cursor, job: WriteJob, stages: StageClock) -> None:

@@ -28,7 +28,7 @@ def test_observations_are_stored_with_their_message_text_or_else_their_model(dat
     alert = parse_observation(json.loads(text))
     report = report_factory("hazard")
     with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
-        store.insert_observations(cur, [(alert, GRID), (report, GRID)], None, {observation_key(alert): text})
+        store.insert_observations(cur, [(alert, GRID), (report, GRID)], None, [text, None])
     with psycopg.connect(database_url) as conn:
         payload, observed_at, grid_path = conn.execute("SELECT payload, observed_at, grid_path FROM alerts").fetchone()
         (report_payload,) = conn.execute("SELECT payload FROM reports").fetchone()
