@@ -28,8 +28,3 @@ def cell_of(lat: float, lon: float, size_m: float) -> tuple[int, int]:
     """A cell at least ``size_m`` on a side: any point within ``size_m`` lies in the 3x3 block around it."""
     lat_step = size_m / METRES_PER_DEG_LAT
     return math.floor(lat / lat_step), math.floor(lon / (lat_step / _MIN_COS_LAT))
-
-
-def neighbour_cells(cell: tuple[int, int]) -> list[tuple[int, int]]:
-    row, col = cell
-    return [(row + dr, col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]

@@ -112,10 +112,6 @@ class EngineConfig(Frozen):
     def max_window_s(self) -> float:
         return max(r.window_s for r in self.rules.values())
 
-    @property
-    def max_link_m(self) -> float:
-        return max(r.radius_m for r in self.rules.values()) + 2 * self.uncertainty.max_m
-
 
 def load_engine_config(path: Path | None) -> EngineConfig:
     return EngineConfig() if path is None else load_yaml_model(path, EngineConfig)
