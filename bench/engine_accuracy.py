@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from bench.scenario import generate
+from bench.scenario import add_district_arguments, districts
 from bench.scoring import Scores, naive_baseline, score
-from gridwatch.gridmap import parse_grid_map
 from ingest.engine import IncidentEngine
-from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
 TARGETS = {"precision": (0.95, ">="), "recall": (0.97, ">="), "duplication": (1.05, "<="), "grid_accuracy": (0.99, ">=")}
@@ -34,18 +31,10 @@ def meets(scores: Scores) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002, 1003])
-    parser.add_argument("--days", type=int, default=2)
-    parser.add_argument("--sites", type=int, default=40)
-    parser.add_argument("--events-per-day", type=int, default=300)
-    parser.add_argument("--grid-correction", type=float, default=0.8,
-                        help="chance a worker corrects the patrol app's pre-filled grid when the GPS fix is across "
-                             "a border (0: reports carry only what their position says)")
+    add_district_arguments(parser, seeds=[1001, 1002, 1003])
     args = parser.parse_args()
     failures = 0
-    for seed in args.seeds:
-        scenario = generate(seed, args.days, args.sites, args.events_per_day, args.grid_correction)
-        grids = GridIndex(parse_grid_map(scenario.grid_map, Path(f"scenario-{seed}")))
+    for seed, scenario, grids in districts(args):
         t0 = time.perf_counter()
         incidents = replay(scenario.observations, IncidentEngine(grids), ReplaySummary())
         elapsed = time.perf_counter() - t0

@@ -17,11 +17,9 @@ import argparse
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
-from bench.scenario import Event, Scenario, generate
+from bench.scenario import Event, Scenario, add_district_arguments, districts
 from gridwatch.contracts import Alert, Incident, Observation
-from gridwatch.gridmap import parse_grid_map
 from ingest.engine import IncidentEngine
 from ingest.engine.geo import METRES_PER_DEG_LAT, distance_m
 from ingest.grids import GridIndex
@@ -106,17 +104,11 @@ def describe(miss: Miss, truth: dict[str, str | None], grids: GridIndex, limit: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
-    parser.add_argument("--days", type=int, default=2)
-    parser.add_argument("--sites", type=int, default=40)
-    parser.add_argument("--events-per-day", type=int, default=300)
-    parser.add_argument("--grid-correction", type=float, default=0.8)
+    add_district_arguments(parser, seeds=[11, 12, 13])
     parser.add_argument("--members", type=int, default=6, help="members listed per miss")
     args = parser.parse_args()
     causes: Counter[str] = Counter()
-    for seed in args.seeds:
-        scenario = generate(seed, args.days, args.sites, args.events_per_day, args.grid_correction)
-        grids = GridIndex(parse_grid_map(scenario.grid_map, Path(f"scenario-{seed}")))
+    for seed, scenario, grids in districts(args):
         found = misses(seed, scenario, grids)
         for miss in found:
             print("\n".join(describe(miss, scenario.truth, grids, args.members)))

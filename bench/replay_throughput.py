@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from bench.scenario import generate
-from gridwatch.gridmap import parse_grid_map
 from ingest.engine import COMPILABLE, IncidentEngine
 from ingest.engine.compiled import describe as describe_engine
-from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
 
 TARGET = 20_000
@@ -45,7 +42,7 @@ def main() -> int:
     parser.add_argument("--events-per-day", type=int, default=300)
     args = parser.parse_args()
     scenario = generate(args.seed, args.days, events_per_day=args.events_per_day)
-    grids = GridIndex(parse_grid_map(scenario.grid_map, Path("scenario")))
+    grids = scenario.grid_index()
     observations = scenario.observations
     n = len(observations)
 

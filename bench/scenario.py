@@ -26,8 +26,10 @@ compound's edge box is cut off for 10-60 min and then sends its spool in a burst
 
 from __future__ import annotations
 
+import argparse
 import math
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -61,6 +63,10 @@ class Scenario:
     observations: list[Observation]  # in arrival order
     truth: dict[str, str | None]  # observation id -> event id
     events: dict[str, Event] = field(default_factory=dict)
+
+    def grid_index(self) -> GridIndex:
+        """The district's grid map, indexed as the ingest indexes a map it loads."""
+        return GridIndex(parse_grid_map(self.grid_map, Path("scenario")))
 
 
 @dataclass
@@ -304,3 +310,21 @@ def generate(seed: int, days: int = 1, sites: int = 40, events_per_day: int = 30
 
 def first_time(observations: list[Observation]) -> datetime:
     return min(event_time(o) for o in observations)
+
+
+def add_district_arguments(parser: argparse.ArgumentParser, seeds: list[int]) -> None:
+    """The options that choose the simulated districts a bench runs on (``districts``)."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--sites", type=int, default=40)
+    parser.add_argument("--events-per-day", type=int, default=300)
+    parser.add_argument("--grid-correction", type=float, default=0.8,
+                        help="chance a worker corrects the patrol app's pre-filled grid when the GPS fix is across "
+                             "a border (0: reports carry only what their position says)")
+
+
+def districts(args: argparse.Namespace) -> Iterator[tuple[int, Scenario, GridIndex]]:
+    """Each seed of ``add_district_arguments``' options with its scenario and indexed grid map."""
+    for seed in args.seeds:
+        scenario = generate(seed, args.days, args.sites, args.events_per_day, args.grid_correction)
+        yield seed, scenario, scenario.grid_index()

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 from bench.scenario import generate
 from gridwatch.contracts import Incident, Observation, event_time
-from gridwatch.gridmap import parse_grid_map
 from ingest.engine import COMPILABLE, IncidentEngine
 from ingest.engine.compiled import compiled
 from ingest.grids import GridIndex
@@ -32,7 +30,7 @@ SHUFFLE_CHUNK = 97
 
 def district(seed: int, days: int, sites: int, events_per_day: int) -> tuple[GridIndex, list[Observation]]:
     scenario = generate(seed, days, sites=sites, events_per_day=events_per_day)
-    return GridIndex(parse_grid_map(scenario.grid_map, Path(f"scenario-{seed}"))), scenario.observations
+    return scenario.grid_index(), scenario.observations
 
 
 def as_json(incidents: list[Incident]) -> list[str]:

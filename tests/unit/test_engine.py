@@ -5,13 +5,11 @@ from __future__ import annotations
 import gc
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bench.scenario import generate
 from gridwatch.contracts import Alert, Incident, event_time
-from gridwatch.gridmap import parse_grid_map
 from ingest.engine import EngineConfig, IncidentEngine, incident_id_for
 from ingest.grids import GridIndex
 from ingest.replay import ReplaySummary, replay
@@ -229,7 +227,7 @@ def test_outside_every_grid_is_kept_and_flagged(sample_grid_index: GridIndex) ->
 def _district() -> tuple[GridIndex, list]:
     """A small simulated district (bench/scenario.py): every category, re-sent copies, late bursts."""
     scenario = generate(7, days=1, sites=8, events_per_day=60)
-    return GridIndex(parse_grid_map(scenario.grid_map, Path("scenario-7"))), scenario.observations
+    return scenario.grid_index(), scenario.observations
 
 
 def test_a_simulated_district_gives_the_same_incidents_in_any_arrival_order_within_the_lateness() -> None:
