@@ -92,16 +92,24 @@ def looks_like(image: np.ndarray, box: np.ndarray, label: str, score: float, cfg
         return None
     if crop.shape[0] * crop.shape[1] < cfg.min_box_area * image.shape[0] * image.shape[1]:
         return None
-    own = {"fire": cfg.min_confidence, "smoke": cfg.min_smoke_confidence}
-    other = "smoke" if label == "fire" else "fire"
-    cross = max(own.values()) if cfg.min_cross_fire_pixels <= 1 else 2.0  # the model's other class: the stricter score
-    floor = {label: own[label], other: cross}
-    flame_share = cfg.min_fire_pixels if label == "fire" else cfg.min_cross_fire_pixels
-    checks = {
-        "fire": lambda: score >= floor["fire"] and float(flame_mask(crop).mean()) >= flame_share,
-        "smoke": lambda: score >= floor["smoke"] and grey(crop, cfg),
-    }
-    return next((name for name in (label, other) if checks[name]()), None)
+    # The model's other class takes the stricter of the two scores; 1.01 turns it off.
+    cross = max(cfg.min_confidence, cfg.min_smoke_confidence) if cfg.min_cross_fire_pixels <= 1 else None
+    if label == "fire":
+        if score >= cfg.min_confidence and flame_share(crop) >= cfg.min_fire_pixels:
+            return "fire"
+        if cross is not None and score >= cross and grey(crop, cfg):
+            return "smoke"
+    else:
+        if score >= cfg.min_smoke_confidence and grey(crop, cfg):
+            return "smoke"
+        if cross is not None and score >= cross and flame_share(crop) >= cfg.min_cross_fire_pixels:
+            return "fire"
+    return None
+
+
+def flame_share(crop_bgr: np.ndarray) -> float:
+    """The fire colour measure: the share of flame-coloured pixels."""
+    return float(flame_mask(crop_bgr).mean())
 
 
 def grey(crop_bgr: np.ndarray, cfg: FireVerifyConfig) -> bool:
@@ -129,10 +137,9 @@ def verify_image(image: np.ndarray, detections: Detections, cfg: FireVerifyConfi
     each named for the check it passed (a smoke box that passed as fire is returned as fire)."""
     dets = detections.above(min(cfg.min_confidence, cfg.min_smoke_confidence))
     passed = [looks_like(image, box, name, float(c), cfg) for box, name, c in zip(dets.xyxy, dets.names, dets.confidence)]
-    keep = np.array([p is not None for p in passed], dtype=bool)
-    kept = dets[keep]
-    names = list(kept.class_names)
-    ids = [names.index(p) if p in names else c for p, c in zip((p for p in passed if p), kept.class_id)]
+    names = list(dets.class_names)
+    ids = [names.index(p) if p in names else c for p, c in zip(passed, dets.class_id) if p is not None]
+    kept = dets[np.array([p is not None for p in passed], dtype=bool)]
     return Detections.from_arrays(kept.xyxy, kept.confidence, np.asarray(ids, np.int32), kept.class_names, kept.tracker_id)
 
 
