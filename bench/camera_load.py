@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import structlog
 
+from bench.media import VTEST
 from detectors.backends import build_backend
 from detectors.config import CameraDetectorsConfig
 from edge.cameras import CameraUnit
@@ -46,7 +47,6 @@ from gridwatch.snapshot import Snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERA_FILE = REPO / "configs" / "cameras" / "vtest-sample.yaml"
-VTEST = REPO.parent / "shared" / "media" / "video" / "vtest.avi"
 HOLD_SHARE = 0.95  # 1.9 of 2 fps
 BASELINE_FRAMES = 40
 STAGES = ("frame_age", "detect", "snapshot", "spool")

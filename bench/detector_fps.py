@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.camera_load import pin_to_core, run_cameras, uptime
+from bench.camera_load import CAMERA_FILE, pin_to_core, run_cameras, uptime
+from bench.media import MEDIA, VTEST
 from detectors.backends import (
     Backend,
     BackendConfig,
@@ -56,11 +57,7 @@ from edge.config import CameraConfig
 from edge.detect import DetectSummary, file_frames, open_capture
 from gridwatch.configfile import load_yaml_model
 
-REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
-VTEST = MEDIA / "video" / "vtest.avi"
 FIRE_VIDEO = MEDIA / "fire" / "furg_video" / "house6.mp4"
-CAMERA = REPO / "configs" / "cameras" / "vtest-sample.yaml"
 EVERY_S = 0.5  # 2 fps of video time
 TARGET_CAMERAS = 4
 COLUMNS = ("decode",) + STAGES
@@ -251,7 +248,7 @@ def main() -> int:
                         help="cases whose camera config the live check runs, one after the other")
     args = parser.parse_args()
     pin_to_core(args.core)
-    camera = load_yaml_model(CAMERA, CameraConfig)
+    camera = load_yaml_model(CAMERA_FILE, CameraConfig)
     print(f"detector_fps on core {args.core} of {os.cpu_count()}; {uptime()}; {datetime.now():%Y-%m-%d %H:%M:%S}")
     results = []
     all_cases = cases(camera, args.only)

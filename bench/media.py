@@ -24,6 +24,7 @@ from detectors.types import Detections
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
+VTEST = MEDIA / "video" / "vtest.avi"  # campus pedestrians, a van and a car parked throughout
 CACHE = REPO / ".cache" / "eval_detectors"
 Half = Literal["tune", "test"]
 CLIP = re.compile(r"^(?P<clip>.+)_mp4-\d+_jpg")
