@@ -197,14 +197,17 @@ def eval_fire(
 ) -> None:
     all_items = items("fire") + items("nonfire")
     images = [cv2.imread(str(i.path)) for i in all_items]
-    raw = [detector.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
+    def outputs(det: Detector) -> list[Detections]:
+        return [det.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
+
+    raw = outputs(detector)
     npos = sum(i.folder == "fire" for i in all_items)
     print(f"\nfire/smoke per image ({detector.config.model} @{detector.config.imgsz}; {npos} positive, "
           f"{len(all_items) - npos} negative images; tune/test halves "
           f"{sum(i.half == 'tune' for i in all_items)}/{sum(i.half == 'test' for i in all_items)})")
 
-    def hits(c: FireVerifyConfig) -> list[tuple[Item, bool]]:
-        return [(i, len(verify_image(im, d, c)) > 0) for i, im, d in zip(all_items, images, raw)]
+    def hits(c: FireVerifyConfig, found: list[Detections] = raw) -> list[tuple[Item, bool]]:
+        return [(i, len(verify_image(im, d, c)) > 0) for i, im, d in zip(all_items, images, found)]
 
     chosen = hits(cfg)
     print_fire("chosen verification (FireVerifyConfig defaults)", chosen)
@@ -212,18 +215,16 @@ def eval_fire(
                hits(cfg.model_copy(update={"min_cross_fire_pixels": 1.01})))
     print_fire("before (main's verification)", hits(FIRE_BEFORE))
     if second_look is not None:
-        smoke = [second_look.detect(i, lambda im=im: im).of_classes({"smoke"}) for i, im in zip(all_items, images)]
-        both = [(i, h or len(verify_image(im, d, SECOND_LOOK)) > 0) for (i, h), im, d in zip(chosen, images, smoke)]
-        print_fire(f"option: chosen + a second look @{second_look.config.imgsz} (smoke >= 0.45, saturation <= 0.1)", both)
+        smoke = hits(SECOND_LOOK, [d.of_classes({"smoke"}) for d in outputs(second_look)])
+        print_fire(f"option: chosen + a second look @{second_look.config.imgsz} (smoke >= 0.45, saturation <= 0.1)",
+                   [(i, h or s) for (i, h), (_, s) in zip(chosen, smoke)])
     if tiled is not None:
-        raw_tiled = [tiled.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
         print_fire(f"option: whole frame + {FIRE_TILES}x{FIRE_TILES} tiles, fire >= 0.6, smoke >= 0.7",
-                   [(i, len(verify_image(im, d, FIRE_TILED)) > 0) for i, im, d in zip(all_items, images, raw_tiled)])
+                   hits(FIRE_TILED, outputs(tiled)))
     if mirrored is not None:
-        raw_mirrored = [mirrored.detect(i, lambda im=im: im) for i, im in zip(all_items, images)]
+        raw_mirrored = outputs(mirrored)
         for title, c in (("defaults", cfg), ("fire >= 0.3, smoke >= 0.35, boxes >= 1 %", FIRE_MIRRORED)):
-            print_fire(f"option: the frame mirrored (mirror: true), {title}",
-                       [(i, len(verify_image(im, d, c)) > 0) for i, im, d in zip(all_items, images, raw_mirrored)])
+            print_fire(f"option: the frame mirrored (mirror: true), {title}", hits(c, raw_mirrored))
     for name in ("cair", "cctv_fire"):
         tp, fp, fn, tn = fire_counts([(i, h) for i, h in chosen if i.row["file"].startswith(name)])
         print(f"    chosen, by source {name:<9} (all): tp {tp} fp {fp} fn {fn} tn {tn}")
