@@ -1,7 +1,7 @@
 """Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
 
     .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--fire-mirror]
-        [--skip-fire] [--skip-crowd]
+        [--fire-model PATH] [--skip-fire] [--skip-crowd]
 
 Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
 a small grid on the tune half only and prints the best settings with their tune figures; the test
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, labelled_people, load, matched  # noqa: E402
+from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, fire_prefix, labelled_people, load, matched  # noqa: E402
 from bench.media import Item, items, select  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
@@ -96,11 +96,11 @@ def precision_recall(
     return tp / max(tp + fp, 1), tp / max(sum(pos for pos, _ in hits), 1)
 
 
-def tune_features(imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False) -> list[tuple[Item, BoxFeatures]]:
-    config = UltralyticsConfig(
-        model="yolov8s-fire-smoke", confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles, mirror=mirror
-    )
-    det = Detector("fire", config, fresh)
+def tune_features(
+    imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False, model: str = "yolov8s-fire-smoke"
+) -> list[tuple[Item, BoxFeatures]]:
+    config = UltralyticsConfig(model=model, confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles, mirror=mirror)
+    det = Detector(fire_prefix(model), config, fresh)
     feats = []
     for item in select(items("fire") + items("nonfire"), "tune"):
         image = cv2.imread(str(item.path))
@@ -119,9 +119,9 @@ def best(feats: list[tuple[Item, BoxFeatures]], grid: dict[str, list[float]], al
         print(f"  tune P {prec:.3f} R {rec:.3f}  {p}")
 
 
-def tune_fire(imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False) -> None:
-    feats = tune_features(imgsz, fresh, tiles, mirror)
-    view = f"@{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "") + (", mirrored" if mirror else "")
+def tune_fire(imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False, model: str = "yolov8s-fire-smoke") -> None:
+    feats = tune_features(imgsz, fresh, tiles, mirror, model)
+    view = f"{model} @{imgsz}" + (f", whole frame + {tiles}x{tiles} tiles" if tiles > 1 else "") + (", mirrored" if mirror else "")
     print(f"fire {view}: {len(feats)} tune images; best by recall with precision >= 0.90 (tune half only)")
     best(feats, FIRE_GRID)
 
@@ -183,6 +183,8 @@ def main() -> None:
     ap.add_argument("--fire-tiles", type=int, nargs="*", default=[], help="fire: search the whole frame + n x n tiles @640")
     ap.add_argument("--second-look", type=int, nargs="*", default=[], help="fire: also search a larger view's thresholds")
     ap.add_argument("--fire-mirror", action="store_true", help="fire: search the mirrored frame @--fire-imgsz")
+    ap.add_argument("--fire-model", default="yolov8s-fire-smoke",
+                    help="fire weights for --fire-imgsz: a manifest name or a path (bench/train_fire.py's)")
     ap.add_argument("--skip-fire", action="store_true")
     ap.add_argument("--skip-crowd", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
@@ -191,7 +193,7 @@ def main() -> None:
         tune_crowd(CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig(), args.fresh)
     if not args.skip_fire:
         for imgsz in args.fire_imgsz:
-            tune_fire(imgsz, args.fresh, mirror=args.fire_mirror)
+            tune_fire(imgsz, args.fresh, mirror=args.fire_mirror, model=args.fire_model)
         for tiles in args.fire_tiles:
             tune_fire(640, args.fresh, tiles)
         for imgsz in args.second_look:
