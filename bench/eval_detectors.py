@@ -1,7 +1,8 @@
 """Precision and recall of GridWatch's detectors on the labelled media in ../shared/media.
 
     .venv/bin/python bench/eval_detectors.py [--backend onnx_centernet|onnx_nanodet] [--input-size 320]
-        [--input-height 384] [--skip-fire] [--fire-only] [--fire-options second-look tiles mirror] [--fresh]
+        [--input-height 384] [--skip-fire] [--fire-only] [--fire-options second-look tiles mirror]
+        [--fire-camera configs/cameras/fire-site-trained-sample.yaml] [--fresh]
         [--timing-images 8]
 
 Thresholds and verification parameters were chosen on the *tune* half of the images
@@ -49,6 +50,7 @@ from detectors.config import CameraDetectorsConfig, FireDetectorConfig  # noqa: 
 from detectors.crowd import CrowdZoneConfig, drop_nested  # noqa: E402
 from detectors.fire import FireVerifyConfig, verify_image  # noqa: E402
 from detectors.labels import PERSON, VEHICLES  # noqa: E402
+from detectors.models import load_manifest, resolve, sha256_of  # noqa: E402
 from detectors.parking import ParkingZoneConfig, nms_any_class  # noqa: E402
 from detectors.types import Detections  # noqa: E402
 from edge.config import CameraConfig  # noqa: E402
@@ -57,6 +59,7 @@ from gridwatch.configfile import load_yaml_model  # noqa: E402
 TARGETS = {"fire_precision": 0.90, "fire_recall": 0.80, "crowd_within": 0.20, "parking_accuracy": 0.90}
 HALVES = ("test", "tune", "all")
 WAITING_ROOM = REPO / "configs" / "cameras" / "waiting-room-sample.yaml"
+FIRE_SITE_TRAINED = REPO / "configs" / "cameras" / "fire-site-trained-sample.yaml"
 FIRE_RAW_CONFIDENCE = 0.05  # the model's boxes are cached from here; verification raises the bar
 
 # What main shipped before this evaluation, printed as the reference row.
@@ -192,8 +195,8 @@ def print_fire(title: str, hits: list[tuple[Item, bool]]) -> None:
 
 
 def eval_fire(
-    detector: Detector, cfg: FireVerifyConfig, second_look: Detector | None = None, tiled: Detector | None = None,
-    mirrored: Detector | None = None,
+    detector: Detector, cfg: FireVerifyConfig, camera: Path | None = None, second_look: Detector | None = None,
+    tiled: Detector | None = None, mirrored: Detector | None = None,
 ) -> None:
     all_items = items("fire") + items("nonfire")
     images = [cv2.imread(str(i.path)) for i in all_items]
@@ -210,7 +213,9 @@ def eval_fire(
         return [(i, len(verify_image(im, d, c)) > 0) for i, im, d in zip(all_items, images, found)]
 
     chosen = hits(cfg)
-    print_fire("chosen verification (FireVerifyConfig defaults)", chosen)
+    print_fire(f"chosen verification ({camera.name}'s)" if camera else "chosen verification (FireVerifyConfig defaults)", chosen)
+    if cfg != FireVerifyConfig():
+        print_fire("FireVerifyConfig defaults (chosen for the shared model)", hits(FireVerifyConfig()))
     print_fire("chosen without the cross-class checks (min_cross_fire_pixels 1.01)",
                hits(cfg.model_copy(update={"min_cross_fire_pixels": 1.01})))
     print_fire("before (main's verification)", hits(FIRE_BEFORE))
@@ -357,6 +362,22 @@ def eval_speed(named: list[tuple[str, str, BackendConfig]], n: int) -> None:
 REFERENCE = ("reference: CenterNet 512, whole frame", CenterNetConfig())
 
 
+def camera_fire_setup(path: Path) -> FireDetectorConfig:
+    """A camera file's fire detection (its model and verification), e.g. a site-trained model's."""
+    camera = load_yaml_model(path, CameraConfig)
+    if camera.detectors is None or camera.detectors.fire is None:
+        sys.exit(f"{path}: detectors.fire is not set, so the camera runs no fire detection")
+    return camera.detectors.fire
+
+
+def fire_prefix(model: str) -> str:
+    """The cache prefix of a fire model's outputs: weights other than the manifest's are keyed by their
+    sha256 too, so that retrained weights written to the same path are not read from the cache."""
+    if model in load_manifest():
+        return "fire"
+    return f"fire-{sha256_of(resolve(model)[0])[:12]}"
+
+
 def coco_backend(name: str, input_size: int | None, input_height: int | None) -> BackendConfig:
     """The COCO backend to evaluate: its own input size unless ``input_size`` / ``input_height`` say."""
     config: BackendConfig = CenterNetConfig() if name == "onnx_centernet" else NanoDetConfig()
@@ -374,6 +395,8 @@ def main() -> None:
     ap.add_argument("--fire-only", action="store_true", help="skip crowd and parking")
     ap.add_argument("--fire-options", nargs="*", choices=FIRE_OPTIONS, default=list(FIRE_OPTIONS),
                     help="measured fire options to print beside the chosen setting (each is another model view)")
+    ap.add_argument("--fire-camera", type=Path, help="a camera file whose detectors.fire (model and verification) to "
+                    f"evaluate instead of the defaults, e.g. {FIRE_SITE_TRAINED.relative_to(REPO)}")
     ap.add_argument("--timing-images", type=int, default=8, help="images per configuration for ms/image (0: skip)")
     args = ap.parse_args()
     if not MEDIA.is_dir():
@@ -386,15 +409,16 @@ def main() -> None:
     if not args.fire_only:
         eval_crowd(setups, args.fresh)
         eval_parking(parking, args.fresh)
-    camera_fire = FireDetectorConfig()  # what a camera with fire detection runs
-    fire_models = [camera_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE, "imgsz": s}) for s in (640, 320, SECOND_LOOK_IMGSZ)]
+    default_fire = FireDetectorConfig()  # what a camera with fire detection runs unless its file says
+    fire_models = [default_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE, "imgsz": s}) for s in (640, 320, SECOND_LOOK_IMGSZ)]
     if not args.skip_fire:
-        chosen = fire_models[0].model_copy(update={"imgsz": camera_fire.backend.imgsz})
+        camera_fire = camera_fire_setup(args.fire_camera) if args.fire_camera else default_fire
+        chosen = camera_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE})
         views = {"second-look": fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}),
                  "tiles": chosen.model_copy(update={"tiles": FIRE_TILES}),
                  "mirror": chosen.model_copy(update={"mirror": True})}
         options = {k: Detector("fire", v, args.fresh) for k, v in views.items() if k in args.fire_options}
-        eval_fire(Detector("fire", chosen, args.fresh), camera_fire.verify,
+        eval_fire(Detector(fire_prefix(chosen.model), chosen, args.fresh), camera_fire.verify, args.fire_camera,
                   options.get("second-look"), options.get("tiles"), options.get("mirror"))
     if args.timing_images:
         named = [] if args.fire_only else [("crowd", *REFERENCE)]

@@ -1,13 +1,16 @@
 """Fire and smoke on real footage: nothing on vtest or on hard negatives, an alert on a real fire.
 
 Needs torch/ultralytics (the yolo extra) and ../shared/models/fire/yolov8s_fire_smoke.pt; skips
-with the reason when either is missing. The fire model costs ~0.5 s a frame here, so frames are
-sampled sparsely (vtest at 0.5 fps) and each hard-negative still is inferred once.
+with the reason when either is missing. The video checks also run the site-trained sample camera
+(configs/cameras/fire-site-trained-sample.yaml) where bench/train_fire.py has written its weights.
+The fire model costs ~0.5 s a frame here, so frames are sampled sparsely (vtest at 0.5 fps) and
+each hard-negative still is inferred once.
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -17,9 +20,12 @@ import pytest
 from detectors.backends import UltralyticsConfig, build_backend
 from detectors.backends.base import Backend
 from detectors.backends.ultralytics_yolo import mirrored
+from detectors.config import FireDetectorConfig
 from detectors.fire import FireRule, FireVerifyConfig, flame_mask, flicker, verify_image
 from detectors.models import ModelError
 from detectors.types import Detections, TimedFrame
+from edge.config import CameraConfig
+from gridwatch.configfile import load_yaml_model
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 
@@ -48,29 +54,57 @@ def fire_model() -> Backend:
         pytest.skip(str(exc))
 
 
-def run_rule(model: Backend, frames: list[TimedFrame]) -> list:
-    rule = FireRule()
-    return [d for f in frames for d in rule.update(model.detect(f.image), f)]
+SITE_TRAINED = Path(__file__).resolve().parents[2] / "configs" / "cameras" / "fire-site-trained-sample.yaml"
+
+
+@dataclass(frozen=True)
+class FireSetup:
+    """A fire model and the verification and confirmation a camera runs it with."""
+
+    model: Backend
+    config: FireDetectorConfig
+
+    def rule(self) -> FireRule:
+        return FireRule(verify=self.config.verify, confirm=self.config.confirm)
+
+
+@pytest.fixture(scope="module", params=["shared", "site-trained"])
+def fire_setup(request: pytest.FixtureRequest, fire_model: Backend) -> FireSetup:
+    """The shared model with the defaults; and, where bench/train_fire.py has written its weights
+    (about 52 min of CPU, so not in CI), the site-trained sample camera's model and checks."""
+    if request.param == "shared":
+        return FireSetup(fire_model, FireDetectorConfig())
+    camera = load_yaml_model(SITE_TRAINED, CameraConfig)
+    assert camera.detectors is not None and camera.detectors.fire is not None
+    try:
+        return FireSetup(build_backend(camera.detectors.fire.backend), camera.detectors.fire)
+    except ModelError as exc:
+        pytest.skip(f"{exc}: run bench/train_fire.py first")
+
+
+def run_rule(setup: FireSetup, frames: list[TimedFrame]) -> list:
+    rule = setup.rule()
+    return [d for f in frames for d in rule.update(setup.model.detect(f.image), f)]
 
 
 def test_manifest_labels_correct_the_checkpoints_swapped_names(fire_model: Backend) -> None:
     assert fire_model.labels == ("smoke", "fire")
 
 
-def test_no_fire_on_vtest(fire_model: Backend) -> None:
+def test_no_fire_on_vtest(fire_setup: FireSetup) -> None:
     path = MEDIA / "video" / "vtest.avi"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     frames = frames_of(path, every_s=2.0, until_s=80.0)
     assert len(frames) == 40
-    assert run_rule(fire_model, frames) == []
+    assert run_rule(fire_setup, frames) == []
 
 
-def test_fire_alert_on_a_real_fire_video(fire_model: Backend) -> None:
+def test_fire_alert_on_a_real_fire_video(fire_setup: FireSetup) -> None:
     path = MEDIA / "fire" / "furg_video" / "house6.mp4"
     if not path.is_file():
         pytest.skip(f"{path} not found")
-    decisions = run_rule(fire_model, frames_of(path, every_s=0.5, until_s=6.0))
+    decisions = run_rule(fire_setup, frames_of(path, every_s=0.5, until_s=6.0))
     assert [d.phase for d in decisions] == ["start"]
     assert decisions[0].category == "fire" and decisions[0].attributes["area_ratio"] > 0
     assert decisions[0].t <= 5.0 and len(decisions[0].boxes) >= 1
@@ -84,7 +118,7 @@ def hard_negatives() -> list[Path]:
         return [MEDIA / "nonfire" / row["file"] for row in csv.DictReader(f)]
 
 
-def test_no_fire_alert_on_hard_negatives_seen_by_a_still_camera(fire_model: Backend) -> None:
+def test_no_fire_alert_on_hard_negatives_seen_by_a_still_camera(fire_setup: FireSetup) -> None:
     """Each lamp, sunset or tail-light still as 4 s of video with sensor noise: no alert."""
     paths = hard_negatives()
     if not paths:
@@ -93,14 +127,15 @@ def test_no_fire_alert_on_hard_negatives_seen_by_a_still_camera(fire_model: Back
     raw_hits = 0
     for path in paths:
         image = cv2.imread(str(path))
-        boxes = fire_model.detect(image)
-        raw_hits += len(verify_image(image, boxes, FireVerifyConfig())) > 0
-        rule = FireRule()
+        boxes = fire_setup.model.detect(image)
+        raw_hits += len(verify_image(image, boxes, fire_setup.config.verify)) > 0
+        rule = fire_setup.rule()
         for i in range(5):
             noisy = np.clip(image.astype(np.int16) + rng.normal(0, 2, image.shape).astype(np.int16), 0, 255).astype(np.uint8)
             assert rule.update(boxes, TimedFrame(noisy, float(i))) == [], path.name
-    # The model and colour check alone do fire on many of them: what saves us is flicker over time.
-    assert raw_hits >= 10
+    # The model and the checks on one still do fire on some of them (the shared model with the defaults
+    # on 12, the site-trained one with its own checks on 5, measured here): what saves us is flicker.
+    assert raw_hits >= (10 if fire_setup.config.verify == FireVerifyConfig() else 3)
 
 
 @pytest.mark.parametrize(("shift", "expect_flicker"), [(0, False), (6, True)])
