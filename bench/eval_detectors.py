@@ -417,7 +417,7 @@ def main() -> None:
         views = {"second-look": fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}),
                  "tiles": chosen.model_copy(update={"tiles": FIRE_TILES}),
                  "mirror": chosen.model_copy(update={"mirror": True})}
-        options = {k: Detector("fire", v, args.fresh) for k, v in views.items() if k in args.fire_options}
+        options = {k: Detector(fire_prefix(v.model), v, args.fresh) for k, v in views.items() if k in args.fire_options}
         eval_fire(Detector(fire_prefix(chosen.model), chosen, args.fresh), camera_fire.verify, args.fire_camera,
                   options.get("second-look"), options.get("tiles"), options.get("mirror"))
     if args.timing_images:
