@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,8 @@ from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector  # noqa: E402
 from bench.media import MEDIA, Item, items  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.fire import verify_image  # noqa: E402
-from detectors.models import sha256_of  # noqa: E402
+from detectors.backends.ultralytics_yolo import load_yolo  # noqa: E402
+from detectors.models import resolve, sha256_of  # noqa: E402
 
 SMOKE, FIRE = 0, 1  # the checkpoint's class indices (its own names are swapped; see the model card)
 SOURCE_CLASSES = {"Fire": FIRE, "smoke": SMOKE}  # cctv_fire_boxes_yolo.csv's class_name; "default" is no object
@@ -112,11 +112,6 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    from detectors.models import resolve
-    from ultralytics import YOLO
-
     rows = training_set()
     n_boxes = sum(len(b) for _, b in rows)
     print(f"tune half: {len(rows)} images ({sum(bool(b) for _, b in rows)} with {n_boxes} boxes, "
@@ -124,7 +119,7 @@ def main() -> None:
     data = write_dataset(rows, args.out.expanduser() / "dataset")
     base, _ = resolve(FireDetectorConfig().backend.model)
     start = time.monotonic()
-    YOLO(str(base)).train(
+    load_yolo(str(base)).train(  # offline, as the camera's backend loads it
         data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
         device="cpu", workers=2, seed=args.seed, deterministic=True, plots=False, val=False, amp=False,
         project=str(args.out.expanduser()), name="run", exist_ok=True, verbose=False,
