@@ -31,10 +31,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector  # noqa: E402
-from bench.media import MEDIA, Item, items  # noqa: E402
+from bench.media import MEDIA, Item, items, select  # noqa: E402
+from detectors.backends.ultralytics_yolo import load_yolo  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.fire import verify_image  # noqa: E402
-from detectors.backends.ultralytics_yolo import load_yolo  # noqa: E402
 from detectors.models import resolve, sha256_of  # noqa: E402
 
 SMOKE, FIRE = 0, 1  # the checkpoint's class indices (its own names are swapped; see the model card)
@@ -71,9 +71,7 @@ def training_set() -> list[tuple[Item, list[Box]]]:
     shipped = Detector("fire", FireDetectorConfig().backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE}), fresh=False)
     own = source_boxes()
     rows: list[tuple[Item, list[Box]]] = []
-    for item in items("fire") + items("nonfire"):
-        if item.half != "tune":
-            continue
+    for item in select(items("fire") + items("nonfire"), "tune"):
         if item.folder == "nonfire":
             rows.append((item, []))
             continue
@@ -112,19 +110,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    out = args.out.expanduser()
     rows = training_set()
     n_boxes = sum(len(b) for _, b in rows)
     print(f"tune half: {len(rows)} images ({sum(bool(b) for _, b in rows)} with {n_boxes} boxes, "
           f"{sum(not b for _, b in rows)} backgrounds)")
-    data = write_dataset(rows, args.out.expanduser() / "dataset")
+    data = write_dataset(rows, out / "dataset")
     base, _ = resolve(FireDetectorConfig().backend.model)
     start = time.monotonic()
     load_yolo(str(base)).train(  # offline, as the camera's backend loads it
         data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
         device="cpu", workers=2, seed=args.seed, deterministic=True, plots=False, val=False, amp=False,
-        project=str(args.out.expanduser()), name="run", exist_ok=True, verbose=False,
+        project=str(out), name="run", exist_ok=True, verbose=False,
     )
-    weights = args.out.expanduser() / "run" / "weights" / "last.pt"
+    weights = out / "run" / "weights" / "last.pt"
     print(f"trained {args.epochs} epochs in {time.monotonic() - start:.0f} s: {weights} sha256 {sha256_of(weights)}")
 
 

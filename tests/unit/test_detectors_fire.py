@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.eval_detectors import FIRE_SITE_TRAINED, camera_fire_setup
 from detectors.backends import UltralyticsConfig, build_backend
 from detectors.backends.base import Backend
 from detectors.backends.ultralytics_yolo import mirrored
@@ -24,8 +25,6 @@ from detectors.config import FireDetectorConfig
 from detectors.fire import FireRule, FireVerifyConfig, flame_mask, flicker, verify_image
 from detectors.models import ModelError
 from detectors.types import Detections, TimedFrame
-from edge.config import CameraConfig
-from gridwatch.configfile import load_yaml_model
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 
@@ -54,9 +53,6 @@ def fire_model() -> Backend:
         pytest.skip(str(exc))
 
 
-SITE_TRAINED = Path(__file__).resolve().parents[2] / "configs" / "cameras" / "fire-site-trained-sample.yaml"
-
-
 @dataclass(frozen=True)
 class FireSetup:
     """A fire model and the verification and confirmation a camera runs it with."""
@@ -74,10 +70,9 @@ def fire_setup(request: pytest.FixtureRequest, fire_model: Backend) -> FireSetup
     (about 52 min of CPU, so not in CI), the site-trained sample camera's model and checks."""
     if request.param == "shared":
         return FireSetup(fire_model, FireDetectorConfig())
-    camera = load_yaml_model(SITE_TRAINED, CameraConfig)
-    assert camera.detectors is not None and camera.detectors.fire is not None
+    fire = camera_fire_setup(FIRE_SITE_TRAINED)
     try:
-        return FireSetup(build_backend(camera.detectors.fire.backend), camera.detectors.fire)
+        return FireSetup(build_backend(fire.backend), fire)
     except ModelError as exc:
         pytest.skip(f"{exc}: run bench/train_fire.py first")
 
