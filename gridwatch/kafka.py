@@ -54,8 +54,24 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
-    consumer.subscribe(list(topics))
+    names = list(topics)
+    _await_partitions(consumer, names)
+    consumer.subscribe(names)
     return consumer
+
+
+def _await_partitions(consumer: KafkaConsumer, topics: list[str], timeout_s: float = 10.0) -> None:
+    """Fetch the topics' partitions before joining the group: a member that leads the group's first
+    assignment without them assigns nothing, and kafka-python did not always rebalance on the next
+    metadata refresh (a new group then waited minutes for a topic it was subscribed to)."""
+    deadline = time.monotonic() + timeout_s
+    missing = topics
+    while missing and time.monotonic() < deadline:
+        missing = [t for t in missing if not consumer.partitions_for_topic(t)]
+        if missing:
+            time.sleep(0.2)
+    if missing:
+        log.warning("no partitions known for %s after %.0f s; joining the group anyway", missing, timeout_s)
 
 
 def next_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:

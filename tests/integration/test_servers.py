@@ -18,11 +18,12 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gridwatch.kafka import make_consumer
 from gridwatch.servers import ChildProcess, KafkaServer, LaunchSpec, MqttServer, PostgresServer, ServerError
 from gridwatch.servers.ports import free_port
 from gridwatch.servers.postgres import embedded_bin_dir
 from gridwatch.servers.supervisor import Supervisor
-from gridwatch.settings import Settings
+from gridwatch.settings import KafkaSettings, Settings
 
 
 @pytest.fixture
@@ -91,6 +92,27 @@ def test_kafka_does_not_create_topics_on_demand(kafka_bootstrap: str) -> None:
         assert topic not in admin.list_topics()
     finally:
         admin.close()
+
+
+def test_group_consumer_knows_its_topics_partitions_before_it_joins(kafka_bootstrap: str) -> None:
+    # A member leading the first assignment without the partitions assigns itself nothing, and the
+    # rebalance that should follow did not always come: the camera pipeline test waited 90 s for a
+    # snapshot 2 runs in 6 on a loaded machine.
+    topic = f"test.join.{secrets.token_hex(4)}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 3, 1)])
+    finally:
+        admin.close()
+    consumer = make_consumer(KafkaSettings(bootstrap_servers=kafka_bootstrap), [topic], f"test-join-{secrets.token_hex(4)}")
+    try:
+        assert consumer._cluster.partitions_for_topic(topic) == {0, 1, 2}  # cached before any poll
+        deadline = time.monotonic() + 30
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)
+        assert {tp.partition for tp in consumer.assignment()} == {0, 1, 2}
+    finally:
+        consumer.close()
 
 
 def test_kafka_restart_keeps_records_and_committed_offsets(private_dir: Path) -> None:
