@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.media import MEDIA, Item, cached, items  # noqa: E402
+from bench.media import MEDIA, Item, cached, camera_of, items  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig, build_backend  # noqa: E402
 from detectors.backends.base import Backend  # noqa: E402
 from detectors.config import CameraDetectorsConfig, FireDetectorConfig  # noqa: E402
@@ -60,6 +60,7 @@ TARGETS = {"fire_precision": 0.90, "fire_recall": 0.80, "crowd_within": 0.20, "p
 HALVES = ("test", "tune", "all")
 WAITING_ROOM = REPO / "configs" / "cameras" / "waiting-room-sample.yaml"
 FIRE_SITE_TRAINED = REPO / "configs" / "cameras" / "fire-site-trained-sample.yaml"
+PERSONS_SITE_TRAINED = REPO / "configs" / "cameras" / "waiting-room-site-trained-sample.yaml"
 FIRE_RAW_CONFIDENCE = 0.05  # the model's boxes are cached from here; verification raises the bar
 
 # What main shipped before this evaluation, printed as the reference row.
@@ -109,18 +110,23 @@ def crowd_setups(base: BackendConfig) -> list[CrowdSetup]:
     ]
 
 
-def sample_camera_setup(path: Path = WAITING_ROOM) -> CrowdSetup:
-    """What the sample crowd camera runs as configured (its backend, its zone's crowd rule), whatever
-    ``--backend`` says: the settings bench/tune_crowd.py chose on the tune half."""
+def sample_camera_setup(path: Path = WAITING_ROOM, model: str | None = None) -> CrowdSetup:
+    """What a crowd camera file runs as configured (its backend, its zone's crowd rule), whatever
+    ``--backend`` says, with other weights when ``model`` is given."""
     camera = load_yaml_model(path, CameraConfig)
     rule = next(z.crowd for z in camera.zones if z.crowd is not None)
     backend = (camera.detectors or CameraDetectorsConfig()).backend
+    if model is not None:
+        backend = backend.model_copy(update={"model": model})
     return CrowdSetup(f"sample camera {path.name}: {view_name(backend)}, persons >= {rule.min_confidence:.2f}, "
                       f"overlap {rule.duplicate_overlap}", backend, rule)
 
 
 def view_name(config: BackendConfig) -> str:
-    size = f"{config.type} {config.input_size}x{config.input_height or config.input_size}"
+    if isinstance(config, UltralyticsConfig):
+        size = f"{config.type} {config.model} @{config.imgsz}"
+    else:
+        size = f"{config.type} {config.input_size}x{config.input_height or config.input_size}"
     grid = f" + tile_grid {list(config.tile_grid)}" if config.tile_grid else ""
     return f"{size}, whole{grid}{', letterbox' if config.letterbox else ''}"
 
@@ -265,7 +271,7 @@ def eval_crowd(setups: list[CrowdSetup], fresh: bool) -> None:
     print(f"\ncrowd: person counts on {len(all_items)} CCTV waiting-room images (1920x1080, 8-22 people each); "
           f"count within 20 % of the label, person boxes matched at IoU >= 0.4")
     for setup in setups:
-        det = Detector("crowd", setup.backend, fresh)
+        det = Detector(weights_prefix("crowd", setup.backend.model), setup.backend, fresh)
         rows = []
         for item in all_items:
             people = drop_nested(det.detect(item, load(item)).of_classes(PERSON).above(setup.rule.min_confidence),
@@ -281,6 +287,17 @@ def eval_crowd(setups: list[CrowdSetup], fresh: bool) -> None:
             hit, found, labelled = (sum(r[k] for r in sel) for k in (3, 1, 2))
             print(f"    {half:<5} within 20 %: {within:.3f} of {len(sel)} images ({verdict(within >= 0.999, f'{1 - within:.3f} outside')});"
                   f" mean error {e.mean():+.3f}, mean |error| {np.abs(e).mean():.3f}; boxes P {hit / max(found, 1):.2f} R {hit / labelled:.2f}")
+        print(f"    by camera, all frames: {within_by_camera(rows)}")
+
+
+def within_by_camera(rows: list[tuple[Item, int, int, int]]) -> str:
+    """Images whose count is within 20 %, per camera (a site-trained model's unseen camera shows here)."""
+    out = []
+    for cam in sorted({camera_of(r[0]) for r in rows}):
+        sel = [(found, n) for item, found, n, _ in rows if camera_of(item) == cam]
+        ok = sum(abs(found - n) / n <= TARGETS["crowd_within"] for found, n in sel)
+        out.append(f"camera {cam} {ok} of {len(sel)}")
+    return ", ".join(out)
 
 
 # --- parking ------------------------------------------------------------------------------------
@@ -370,12 +387,12 @@ def camera_fire_setup(path: Path) -> FireDetectorConfig:
     return camera.detectors.fire
 
 
-def fire_prefix(model: str) -> str:
-    """The cache prefix of a fire model's outputs: weights other than the manifest's are keyed by their
+def weights_prefix(kind: str, model: str) -> str:
+    """The cache prefix of a model's outputs: weights other than the manifest's are keyed by their
     sha256 too, so that retrained weights written to the same path are not read from the cache."""
     if model in load_manifest():
-        return "fire"
-    return f"fire-{sha256_of(resolve(model)[0])[:12]}"
+        return kind
+    return f"{kind}-{sha256_of(resolve(model)[0])[:12]}"
 
 
 def coco_backend(name: str, input_size: int | None, input_height: int | None) -> BackendConfig:
@@ -397,6 +414,11 @@ def main() -> None:
                     help="measured fire options to print beside the chosen setting (each is another model view)")
     ap.add_argument("--fire-camera", type=Path, help="a camera file whose detectors.fire (model and verification) to "
                     f"evaluate instead of the defaults, e.g. {FIRE_SITE_TRAINED.relative_to(REPO)}")
+    ap.add_argument("--crowd-camera", type=Path, action="append", default=[],
+                    help="a camera file whose backend and zone crowd rule to evaluate beside the others (repeatable), "
+                    f"e.g. {PERSONS_SITE_TRAINED.relative_to(REPO)}")
+    ap.add_argument("--crowd-model", help="weights to run in place of the --crowd-camera files' own, e.g. a "
+                    "bench/train_persons.py --hold-out-camera run's")
     ap.add_argument("--timing-images", type=int, default=8, help="images per configuration for ms/image (0: skip)")
     args = ap.parse_args()
     if not MEDIA.is_dir():
@@ -404,7 +426,8 @@ def main() -> None:
     base = coco_backend(args.backend, args.input_size, args.input_height)
     print(f"COCO backend: {args.backend} ({base.model}) input {base.input_size}x{base.input_height or base.input_size}, "
           f"threads={base.threads}; {load_average()}")
-    setups = crowd_setups(base) + [sample_camera_setup()]
+    setups = crowd_setups(base) + [sample_camera_setup(WAITING_ROOM)]
+    setups += [sample_camera_setup(p, args.crowd_model) for p in args.crowd_camera]
     parking = base.model_copy(update={"tiles": PARKING_TILES})
     if not args.fire_only:
         eval_crowd(setups, args.fresh)
@@ -417,8 +440,8 @@ def main() -> None:
         views = {"second-look": fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}),
                  "tiles": chosen.model_copy(update={"tiles": FIRE_TILES}),
                  "mirror": chosen.model_copy(update={"mirror": True})}
-        options = {k: Detector(fire_prefix(v.model), v, args.fresh) for k, v in views.items() if k in args.fire_options}
-        eval_fire(Detector(fire_prefix(chosen.model), chosen, args.fresh), camera_fire.verify, args.fire_camera,
+        options = {k: Detector(weights_prefix("fire", v.model), v, args.fresh) for k, v in views.items() if k in args.fire_options}
+        eval_fire(Detector(weights_prefix("fire", chosen.model), chosen, args.fresh), camera_fire.verify, args.fire_camera,
                   options.get("second-look"), options.get("tiles"), options.get("mirror"))
     if args.timing_images:
         named = [] if args.fire_only else [("crowd", *REFERENCE)]

@@ -59,6 +59,11 @@ def items(folder: str, images_only: bool = True) -> list[Item]:
     return [Item(folder, r, half[group_of(r["file"])]) for r in rows]
 
 
+def camera_of(item: Item) -> str:
+    """The camera a crowd frame comes from: its name's first field (``cctv_waiting_room/3-12-_jpg...`` is 3)."""
+    return Path(item.row["file"]).name.split("-")[0]
+
+
 def select(all_items: list[Item], which: str) -> list[Item]:
     """``which``: tune, test or all."""
     return all_items if which == "all" else [i for i in all_items if i.half == which]

@@ -22,26 +22,23 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 from pathlib import Path
 
 import cv2
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector  # noqa: E402
 from bench.media import MEDIA, Item, items, select  # noqa: E402
-from detectors.backends.ultralytics_yolo import load_yolo  # noqa: E402
+from bench.yolo_train import Box, add_training_args, summary, train, write_dataset  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.fire import verify_image  # noqa: E402
-from detectors.models import resolve, sha256_of  # noqa: E402
+from detectors.models import resolve  # noqa: E402
 
 SMOKE, FIRE = 0, 1  # the checkpoint's class indices (its own names are swapped; see the model card)
 SOURCE_CLASSES = {"Fire": FIRE, "smoke": SMOKE}  # cctv_fire_boxes_yolo.csv's class_name; "default" is no object
 DEFAULT_OUT = Path("~/.cache/gridwatch/fire-tuned").expanduser()
-
-Box = tuple[int, float, float, float, float]  # class, x centre, y centre, width, height (0-1)
+NAMES = {SMOKE: "smoke", FIRE: "fire"}
 
 
 def source_boxes() -> dict[str, list[Box]]:
@@ -83,48 +80,14 @@ def training_set() -> list[tuple[Item, list[Box]]]:
     return rows
 
 
-def write_dataset(rows: list[tuple[Item, list[Box]]], root: Path) -> Path:
-    """An ultralytics dataset of symlinked images and label files; returns its data.yaml."""
-    images, labels = root / "images" / "train", root / "labels" / "train"
-    for d in (images, labels):
-        d.mkdir(parents=True, exist_ok=True)
-        for old in d.iterdir():
-            old.unlink()
-    for item, boxes in rows:
-        stem = f"{item.folder}__{item.row['file'].replace('/', '__')}"
-        (images / stem).symlink_to(item.path)
-        lines = [f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" for c, x, y, w, h in boxes]
-        (labels / Path(stem).with_suffix(".txt").name).write_text("\n".join(lines) + ("\n" if lines else ""))
-    data = root / "data.yaml"
-    data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/train",
-                                    "names": {SMOKE: "smoke", FIRE: "fire"}}))
-    return data
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the dataset and weights go (outside the repo)")
-    ap.add_argument("--epochs", type=int, default=12, help="12: the measured run (3,119 s here)")
-    ap.add_argument("--freeze", type=int, default=10, help="leading layers kept as trained (10: the backbone)")
-    ap.add_argument("--imgsz", type=int, default=640)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
+    add_training_args(ap, DEFAULT_OUT, 12, "12: the measured run (3,119 s here)")
     args = ap.parse_args()
-    out = args.out.expanduser()
     rows = training_set()
-    n_boxes = sum(len(b) for _, b in rows)
-    print(f"tune half: {len(rows)} images ({sum(bool(b) for _, b in rows)} with {n_boxes} boxes, "
-          f"{sum(not b for _, b in rows)} backgrounds)")
-    data = write_dataset(rows, out / "dataset")
-    base, _ = resolve(FireDetectorConfig().backend.model)
-    start = time.monotonic()
-    load_yolo(str(base)).train(  # offline, as the camera's backend loads it
-        data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
-        device="cpu", workers=2, seed=args.seed, deterministic=True, plots=False, val=False, amp=False,
-        project=str(out), name="run", exist_ok=True, verbose=False,
-    )
-    weights = out / "run" / "weights" / "last.pt"
-    print(f"trained {args.epochs} epochs in {time.monotonic() - start:.0f} s: {weights} sha256 {sha256_of(weights)}")
+    print(f"tune half: {summary(rows)}")
+    data = write_dataset(rows, args.out.expanduser() / "dataset", NAMES)
+    train(resolve(FireDetectorConfig().backend.model)[0], data, args)
 
 
 if __name__ == "__main__":

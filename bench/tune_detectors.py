@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, fire_prefix, labelled_people, load, matched  # noqa: E402
+from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, labelled_people, load, matched, weights_prefix  # noqa: E402
 from bench.media import Item, items, select  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
@@ -100,7 +100,7 @@ def tune_features(
     imgsz: int, fresh: bool, tiles: int = 1, mirror: bool = False, model: str = "yolov8s-fire-smoke"
 ) -> list[tuple[Item, BoxFeatures]]:
     config = UltralyticsConfig(model=model, confidence=FIRE_RAW_CONFIDENCE, imgsz=imgsz, tiles=tiles, mirror=mirror)
-    det = Detector(fire_prefix(model), config, fresh)
+    det = Detector(weights_prefix("fire", model), config, fresh)
     feats = []
     for item in select(items("fire") + items("nonfire"), "tune"):
         image = cv2.imread(str(item.path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from detectors.backends import NanoDetConfig, UltralyticsConfig
 from detectors.pipeline import zone_rules_from_config
 from edge.config import CameraConfig
+from gridwatch.configfile import load_yaml_model
 
 SQUARE = [[0, 0], [100, 0], [100, 100], [0, 100]]
 
@@ -64,3 +66,17 @@ def test_no_parking_kinds_get_default_parking_rules() -> None:
 def test_bad_detector_settings_fail_at_load(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         camera(**extra)
+
+
+SAMPLE_CAMERAS = sorted((Path(__file__).resolve().parents[2] / "configs" / "cameras").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SAMPLE_CAMERAS, ids=lambda p: p.name)
+def test_every_sample_camera_file_loads(path: Path) -> None:
+    # installers copy these: each must pass the same validation a site file's camera does
+    camera = load_yaml_model(path, CameraConfig)
+    assert camera.id and (camera.detectors is not None or camera.zones)
+
+
+def test_the_sample_cameras_are_found() -> None:
+    assert {"vtest-sample.yaml", "waiting-room-site-trained-sample.yaml"} <= {p.name for p in SAMPLE_CAMERAS}
