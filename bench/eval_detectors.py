@@ -281,23 +281,19 @@ def eval_crowd(setups: list[CrowdSetup], fresh: bool) -> None:
             rows.append((item, len(people), int(item.row["count"]), matched(people, gt)))
         print(f"  {setup.name}")
         for half in HALVES:
-            sel = [r for r in rows if half == "all" or r[0].half == half]
-            e = np.array([(found - n) / n for _, found, n, _ in sel])
-            within = float((np.abs(e) <= TARGETS["crowd_within"]).mean())
-            hit, found, labelled = (sum(r[k] for r in sel) for k in (3, 1, 2))
-            print(f"    {half:<5} within 20 %: {within:.3f} of {len(sel)} images ({verdict(within >= 0.999, f'{1 - within:.3f} outside')});"
-                  f" mean error {e.mean():+.3f}, mean |error| {np.abs(e).mean():.3f}; boxes P {hit / max(found, 1):.2f} R {hit / labelled:.2f}")
-        print(f"    by camera, all frames: {within_by_camera(rows)}")
+            print(f"    {half:<5} {count_scores([r for r in rows if half == 'all' or r[0].half == half], True)}")
+        for cam in sorted({camera_of(r[0]) for r in rows}):  # a site-trained model's unseen camera shows here
+            print(f"    camera {cam}, all frames: {count_scores([r for r in rows if camera_of(r[0]) == cam], False)}")
 
 
-def within_by_camera(rows: list[tuple[Item, int, int, int]]) -> str:
-    """Images whose count is within 20 %, per camera (a site-trained model's unseen camera shows here)."""
-    out = []
-    for cam in sorted({camera_of(r[0]) for r in rows}):
-        sel = [(found, n) for item, found, n, _ in rows if camera_of(item) == cam]
-        ok = sum(abs(found - n) / n <= TARGETS["crowd_within"] for found, n in sel)
-        out.append(f"camera {cam} {ok} of {len(sel)}")
-    return ", ".join(out)
+def count_scores(rows: list[tuple[Item, int, int, int]], with_verdict: bool) -> str:
+    """Share of images whose count is within 20 %, mean (abs) error, person box precision and recall."""
+    e = np.array([(found - n) / n for _, found, n, _ in rows])
+    within = float((np.abs(e) <= TARGETS["crowd_within"]).mean())
+    hit, found, labelled = (sum(r[k] for r in rows) for k in (3, 1, 2))
+    verdict_text = f" ({verdict(within >= 0.999, f'{1 - within:.3f} outside')})" if with_verdict else ""
+    return (f"within 20 %: {within:.3f} of {len(rows)} images{verdict_text}; mean error {e.mean():+.3f}, "
+            f"mean |error| {np.abs(e).mean():.3f}; boxes P {hit / max(found, 1):.2f} R {hit / labelled:.2f}")
 
 
 # --- parking ------------------------------------------------------------------------------------
