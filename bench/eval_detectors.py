@@ -410,6 +410,8 @@ def main() -> None:
                     help="measured fire options to print beside the chosen setting (each is another model view)")
     ap.add_argument("--fire-camera", type=Path, help="a camera file whose detectors.fire (model and verification) to "
                     f"evaluate instead of the defaults, e.g. {FIRE_SITE_TRAINED.relative_to(REPO)}")
+    ap.add_argument("--fire-model", help="weights to run in place of the fire camera's own (with --fire-camera, its "
+                    "checks stay), e.g. a second bench/train_fire.py run's")
     ap.add_argument("--crowd-camera", type=Path, action="append", default=[],
                     help="a camera file whose backend and zone crowd rule to evaluate beside the others (repeatable), "
                     f"e.g. {PERSONS_SITE_TRAINED.relative_to(REPO)}")
@@ -432,6 +434,8 @@ def main() -> None:
     fire_models = [default_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE, "imgsz": s}) for s in (640, 320, SECOND_LOOK_IMGSZ)]
     if not args.skip_fire:
         camera_fire = camera_fire_setup(args.fire_camera) if args.fire_camera else default_fire
+        if args.fire_model:
+            camera_fire = camera_fire.model_copy(update={"backend": camera_fire.backend.model_copy(update={"model": args.fire_model})})
         chosen = camera_fire.backend.model_copy(update={"confidence": FIRE_RAW_CONFIDENCE})
         views = {"second-look": fire_models[0].model_copy(update={"imgsz": SECOND_LOOK_IMGSZ}),
                  "tiles": chosen.model_copy(update={"tiles": FIRE_TILES}),
