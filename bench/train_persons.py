@@ -13,8 +13,10 @@ both of the source's classes, subjects and staff, are whole persons) as one clas
   does on a camera it never saw, the honest figure for "does it generalise".
 No COCO YOLO weights can be had here (../shared/models/README.md), so the base is the shared YOLOv8s
 fire/smoke checkpoint: its train_args say it was fine-tuned from COCO ``yolov8s.pt``, so its backbone
-(kept frozen) started from COCO features; ultralytics replaces its 2-class head by a 1-class one. An installer with ``yolov8n.pt`` or ``yolo11n.pt`` passes
-``--base`` and starts from a head that already knows people.
+(kept frozen) started from COCO features; ultralytics replaces its 2-class head by a 1-class one.
+Measured here, that model counts worse than the COCO CenterNet with tiles (models/cards/
+persons-site-trained.md). An installer with ``yolov8n.pt`` or ``yolo11n.pt`` passes ``--base`` and
+starts from a head that already knows people.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_training_args(ap, DEFAULT_OUT, 40, "40: the measured run")
     # 22 frames make 6 steps an epoch at batch 4: ultralytics' warm-up (at least 100 steps) would take
-    # half the run, and a first run of 30 epochs with it found 0.60 of the people on its own frames.
+    # half the run: a first run of 30 epochs with it found 0.60 of the people on its own frames (>= 0.25).
     ap.set_defaults(batch=4, warmup_epochs=0.0)
     ap.add_argument("--hold-out-camera", help="train on every frame of the other cameras (1, 2 or 3) instead of the tune half")
     ap.add_argument("--base", default=FireDetectorConfig().backend.model,

@@ -63,7 +63,7 @@ def make_consumer(settings: KafkaSettings, topics: Iterable[str], group_id: str,
 def _await_partitions(consumer: KafkaConsumer, topics: list[str], timeout_s: float = 10.0) -> None:
     """Fetch the topics' partitions before joining the group: a member that leads the group's first
     assignment without them assigns nothing, and kafka-python did not always rebalance on the next
-    metadata refresh (a new group then waited minutes for a topic it was subscribed to)."""
+    metadata refresh (a new group then waited over 90 s for records on a topic it was subscribed to)."""
     deadline = time.monotonic() + timeout_s
     missing = topics
     while missing and time.monotonic() < deadline:

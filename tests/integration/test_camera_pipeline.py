@@ -87,9 +87,8 @@ def test_vtest_camera_alert_and_snapshot_reach_the_api(settings_factory, tmp_pat
             [snapshot] = wait_until(lambda: snapshots_of(settings, alert.id), timeout_s=90,
                                     what="the alert's snapshot on the snapshots topic")
             health = agent.health()
-        # Both consumer groups formed while their topics were new: under load a first assignment can
-        # come without partitions and the next metadata refresh (5 s) rebalances, so wait like the
-        # other consumer-group tests do.
+        # Both consumer groups formed just now, on a machine that may be loaded: wait like the other
+        # consumer-group tests do.
         stored = wait_until(lambda: query(settings.database.url,
                                           "SELECT camera_id, site_id, taken_at, jpeg FROM snapshots WHERE alert_id = %s",
                                           (alert.id,)), timeout_s=90, what="the snapshot in PostgreSQL")
