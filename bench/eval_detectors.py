@@ -27,7 +27,6 @@ parking views are the same; only what each view is resized to changes).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import os
 import sys
@@ -43,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.media import MEDIA, Item, cached, camera_of, items  # noqa: E402
+from bench.media import MEDIA, Item, cached, camera_of, items, yolo_boxes  # noqa: E402
 from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig, build_backend  # noqa: E402
 from detectors.backends.base import Backend  # noqa: E402
 from detectors.config import CameraDetectorsConfig, FireDetectorConfig  # noqa: E402
@@ -244,12 +243,9 @@ def eval_fire(
 # --- crowd --------------------------------------------------------------------------------------
 
 def labelled_people() -> dict[str, np.ndarray]:
-    boxes: dict[str, list[list[float]]] = {}
-    with (MEDIA / "crowd" / "cctv_waiting_room_boxes_yolo.csv").open() as f:
-        for r in csv.DictReader(f):
-            x, y, w, h = (float(r[k]) for k in ("x_center", "y_center", "width", "height"))
-            boxes.setdefault(r["file"], []).append([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
-    return {k: np.array(v, np.float32) for k, v in boxes.items()}
+    boxes = yolo_boxes(MEDIA / "crowd" / "cctv_waiting_room_boxes_yolo.csv")
+    return {k: np.array([[x - w / 2, y - h / 2, x + w / 2, y + h / 2] for _, x, y, w, h in v], np.float32)
+            for k, v in boxes.items()}
 
 
 def matched(found: Detections, truth: np.ndarray, min_iou: float = 0.4) -> int:

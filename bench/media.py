@@ -59,6 +59,19 @@ def items(folder: str, images_only: bool = True) -> list[Item]:
     return [Item(folder, r, half[group_of(r["file"])]) for r in rows]
 
 
+YoloBox = tuple[str, float, float, float, float]  # source class name, x centre, y centre, width, height (0-1)
+
+
+def yolo_boxes(csv_path: Path) -> dict[str, list[YoloBox]]:
+    """A ``*_boxes_yolo.csv`` (the source's own YOLO label lines) by file, relative to its folder."""
+    boxes: dict[str, list[YoloBox]] = {}
+    with csv_path.open() as f:
+        for r in csv.DictReader(f):
+            x, y, w, h = (float(r[k]) for k in ("x_center", "y_center", "width", "height"))
+            boxes.setdefault(r["file"], []).append((r["class_name"], x, y, w, h))
+    return boxes
+
+
 def camera_of(item: Item) -> str:
     """The camera a crowd frame comes from: its name's first field (``cctv_waiting_room/3-12-_jpg...`` is 3)."""
     return Path(item.row["file"]).name.split("-")[0]

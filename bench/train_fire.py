@@ -20,7 +20,6 @@ to OUT/run/weights/last.pt, the path configs/cameras/fire-site-trained-sample.ya
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector  # noqa: E402
-from bench.media import MEDIA, Item, items, select  # noqa: E402
+from bench.media import MEDIA, Item, items, select, yolo_boxes  # noqa: E402
 from bench.yolo_train import Box, add_training_args, summary, train, write_dataset  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.fire import verify_image  # noqa: E402
@@ -43,13 +42,9 @@ NAMES = {SMOKE: "smoke", FIRE: "fire"}
 
 def source_boxes() -> dict[str, list[Box]]:
     """The CCTV frames' own boxes by file (relative to fire/), in the checkpoint's class indices."""
-    boxes: dict[str, list[Box]] = {}
-    with (MEDIA / "fire" / "cctv_fire_boxes_yolo.csv").open() as f:
-        for r in csv.DictReader(f):
-            if r["class_name"] in SOURCE_CLASSES:
-                boxes.setdefault(r["file"], []).append((SOURCE_CLASSES[r["class_name"]], *(
-                    float(r[k]) for k in ("x_center", "y_center", "width", "height"))))
-    return boxes
+    boxes = {file: [(SOURCE_CLASSES[name], x, y, w, h) for name, x, y, w, h in found if name in SOURCE_CLASSES]
+             for file, found in yolo_boxes(MEDIA / "fire" / "cctv_fire_boxes_yolo.csv").items()}
+    return {file: found for file, found in boxes.items() if found}
 
 
 def pseudo_boxes(item: Item, shipped: Detector) -> list[Box]:

@@ -22,13 +22,12 @@ starts from a head that already knows people.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.media import MEDIA, Item, camera_of, items, select  # noqa: E402
+from bench.media import MEDIA, Item, camera_of, items, select, yolo_boxes  # noqa: E402
 from bench.yolo_train import Box, add_training_args, summary, train, write_dataset  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
 from detectors.models import resolve  # noqa: E402
@@ -40,12 +39,8 @@ DEFAULT_OUT = Path("~/.cache/gridwatch/persons-tuned").expanduser()
 
 def person_boxes() -> dict[str, list[Box]]:
     """Every labelled person box by file (relative to crowd/), as class ``person``."""
-    boxes: dict[str, list[Box]] = {}
-    with (MEDIA / "crowd" / "cctv_waiting_room_boxes_yolo.csv").open() as f:
-        for r in csv.DictReader(f):
-            boxes.setdefault(r["file"], []).append(
-                (PERSON_CLASS, *(float(r[k]) for k in ("x_center", "y_center", "width", "height"))))
-    return boxes
+    return {file: [(PERSON_CLASS, x, y, w, h) for _, x, y, w, h in found]
+            for file, found in yolo_boxes(MEDIA / "crowd" / "cctv_waiting_room_boxes_yolo.csv").items()}
 
 
 def training_set(hold_out_camera: str | None) -> list[tuple[Item, list[Box]]]:
