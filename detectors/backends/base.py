@@ -40,6 +40,10 @@ class BackendConfigBase(BaseModel):
         False, description="pad each view (whole frame or tile_grid tile) to a square before the model's plain resize, so "
         "objects keep their shape (a 16:9 frame squashed to 512x512 halves people's width)"
     )
+    also_mirrored: bool = Field(
+        False, description="also detect on each view mirrored left-right and keep the boxes of both (test-time "
+        "augmentation): the model finds some seated or half-hidden people only one way round; doubles the inferences"
+    )
 
     @field_validator("tile_grid")
     @classmethod
@@ -71,30 +75,38 @@ class Backend(ABC):
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         if self.config.tile_grid is not None:
-            dets = nms(Detections.merge(list(self._grid(frame_bgr))), 0.5).above(self.config.confidence)
+            views = list(self._grid(frame_bgr))
         elif self.config.tiles > 1:
-            dets = nms(Detections.merge(list(self._tiled(frame_bgr))), 0.5).above(self.config.confidence)
+            views = list(self._tiled(frame_bgr))
         else:
-            dets = self._view(frame_bgr).above(self.config.confidence)
+            views = [self._view(frame_bgr)]
+        one_pass = len(views) == 1 and not self.config.also_mirrored  # the model's own NMS is enough
+        dets = (views[0] if one_pass else nms(Detections.merge(views), 0.5)).above(self.config.confidence)
         if self.config.classes is not None:
             dets = dets.of_classes(set(self.config.classes))
         return dets
 
-
     def _tiled(self, frame_bgr: np.ndarray, overlap: float = 0.15) -> "Iterator[Detections]":
         """The whole frame, then each tile, with tile boxes shifted back to frame pixels."""
-        yield self._infer(frame_bgr)
+        yield self._view(frame_bgr)
         h, w = frame_bgr.shape[:2]
         n = self.config.tiles
         tw, th = min(w, int(w / n * (1 + overlap))), min(h, int(h / n * (1 + overlap)))
         for i in range(n):
             for j in range(n):
                 x0, y0 = min(int(j * w / n), w - tw), min(int(i * h / n), h - th)
-                d = self._infer(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
+                d = self._view(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
                 shift = np.array([x0, y0, x0, y0], np.float32)
                 yield Detections.from_arrays(d.xyxy + shift, d.confidence, d.class_id, d.class_names, d.tracker_id)
 
     def _view(self, view_bgr: np.ndarray) -> Detections:
+        """``_infer`` on one view (``_square``), and on the view mirrored with ``also_mirrored``."""
+        found = self._square(view_bgr)
+        if not self.config.also_mirrored:
+            return found
+        return Detections.merge([found, mirrored(self._square(cv2.flip(view_bgr, 1)), view_bgr.shape[1])])
+
+    def _square(self, view_bgr: np.ndarray) -> Detections:
         """``_infer`` on one view, padded at the bottom or right to a square with ``letterbox``
         (so box coordinates need no shift, only clipping to the view)."""
         if not self.config.letterbox:
@@ -114,6 +126,13 @@ class Backend(ABC):
             d = self._view(frame_bgr[y0 : y0 + th, x0 : x0 + tw])
             shift = np.array([x0, y0, x0, y0], np.float32)
             yield Detections.from_arrays(d.xyxy + shift, d.confidence, d.class_id, d.class_names, d.tracker_id)
+
+
+def mirrored(dets: Detections, width: int) -> Detections:
+    """Boxes found on a left-right mirrored view, in the original view's pixels."""
+    xyxy = dets.xyxy.copy()
+    xyxy[:, [0, 2]] = width - dets.xyxy[:, [2, 0]]
+    return Detections.from_arrays(xyxy, dets.confidence, dets.class_id, dets.class_names, dets.tracker_id)
 
 
 def grid_tiles(width: int, height: int, grid: tuple[int, int], overlap: float) -> list[tuple[int, int, int, int]]:

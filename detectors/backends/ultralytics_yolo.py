@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from detectors.backends.base import Backend, BackendConfigBase
+from detectors.backends.base import Backend, BackendConfigBase, mirrored
 from detectors.models import resolve
 from detectors.types import Detections
 
@@ -34,6 +34,16 @@ class UltralyticsConfig(BackendConfigBase):
     labels: list[str] | None = Field(
         None, description="class names by class id, overriding the manifest's and the checkpoint's own"
     )
+
+    @model_validator(mode="after")
+    def _one_pass_per_frame_for_tracking(self) -> "UltralyticsConfig":
+        if self.also_mirrored and self.own_tracker:
+            raise ValueError("also_mirrored runs the model twice per view, which ultralytics' own tracker cannot "
+                             "follow: set own_tracker: false (the pipeline's ByteTrack then assigns track ids)")
+        if self.also_mirrored and self.mirror:
+            raise ValueError("mirror and also_mirrored both set: mirror shows only the mirrored frame, "
+                             "also_mirrored shows both; keep one")
+        return self
 
 
 def load_yolo(path: str) -> Any:
@@ -79,13 +89,6 @@ class UltralyticsBackend(Backend):
         return Detections.from_arrays(
             xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(np.int32), self.labels, tid
         )
-
-
-def mirrored(dets: Detections, width: int) -> Detections:
-    """Boxes found on a left-right mirrored view, in the original frame's pixels."""
-    xyxy = dets.xyxy.copy()
-    xyxy[:, [0, 2]] = width - dets.xyxy[:, [2, 0]]
-    return Detections.from_arrays(xyxy, dets.confidence, dets.class_id, dets.class_names, dets.tracker_id)
 
 
 def pick_labels(configured: list[str] | None, manifest: Any, checkpoint: dict[int, str]) -> tuple[str, ...]:

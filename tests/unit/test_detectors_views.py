@@ -70,6 +70,41 @@ def test_letterbox_shows_the_model_a_square_and_keeps_box_coordinates() -> None:
     assert dets.xyxy.tolist() == [[1500, 600, 1600, 900]]
 
 
+class LeftHanded(WhiteBlob):
+    """Finds the white blob only in the left half of the view it is shown: a model that sees a
+    person one way round but not the other."""
+
+    def _infer(self, frame_bgr: np.ndarray) -> Detections:
+        found = super()._infer(frame_bgr)
+        return found[found.xyxy[:, 2] <= frame_bgr.shape[1] / 2]
+
+
+@pytest.mark.parametrize("view", [{}, {"letterbox": True}, {"tile_grid": (2, 1), "letterbox": True}, {"tiles": 2}])
+def test_also_mirrored_finds_what_only_the_mirrored_view_shows_in_frame_pixels(view: dict) -> None:
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    frame[700:900, 1500:1600] = 255  # right half (this model misses it there), inside one 2x2 tile
+    assert len(LeftHanded(BackendConfigBase(model="x", **view)).detect(frame)) == 0
+    backend = LeftHanded(BackendConfigBase(model="x", also_mirrored=True, **view))
+    assert backend.detect(frame).xyxy.tolist() == [[1500, 700, 1600, 900]]
+    plain = WhiteBlob(BackendConfigBase(model="x", **view))
+    plain.detect(frame)
+    assert len(backend.views) == 2 * len(plain.views)  # each view twice: the cost doubles
+
+
+def test_a_person_found_both_ways_round_is_one_box() -> None:
+    backend = WhiteBlob(BackendConfigBase(model="x", also_mirrored=True, letterbox=True))
+    assert backend.detect(frame_with_blob()).xyxy.tolist() == [[1500, 600, 1600, 900]]
+
+
+def test_ultralytics_cannot_track_a_frame_it_is_shown_twice() -> None:
+    from detectors.backends.ultralytics_yolo import UltralyticsConfig
+
+    with pytest.raises(ValidationError, match="own_tracker: false"):
+        UltralyticsConfig(model="x.pt", also_mirrored=True, own_tracker=True)
+    with pytest.raises(ValidationError, match="keep one"):
+        UltralyticsConfig(model="x.pt", also_mirrored=True, mirror=True)
+
+
 def test_tiles_cannot_be_combined_with_a_grid_or_letterbox() -> None:
     with pytest.raises(ValidationError, match=r"use tile_grid: \[2, 2\]"):
         BackendConfigBase(model="x", tiles=2, letterbox=True)
@@ -104,5 +139,5 @@ def test_the_waiting_room_sample_camera_loads_with_its_tiled_view() -> None:
     path = Path(__file__).resolve().parents[2] / "configs" / "cameras" / "waiting-room-sample.yaml"
     cam = CameraConfig.model_validate(yaml.safe_load(path.read_text()))
     backend, crowd = cam.detectors.backend, cam.zones[0].crowd
-    assert backend.tile_grid == (2, 1) and backend.letterbox and backend.tile_whole_frame
-    assert crowd.min_confidence == 0.2 and crowd.duplicate_overlap == 0.8
+    assert backend.tile_grid == (2, 1) and backend.letterbox and backend.tile_whole_frame and backend.also_mirrored
+    assert crowd.min_confidence == 0.18 and crowd.duplicate_overlap == 0.6
