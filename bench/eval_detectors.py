@@ -99,8 +99,9 @@ def crowd_setups(base: BackendConfig) -> list[CrowdSetup]:
         CrowdSetup("whole frame, rule defaults", base, CrowdZoneConfig()),
         CrowdSetup("before: tiles 2 (whole + 2x2), persons >= 0.25, every box",
                    low.model_copy(update={"tiles": 2}), CrowdZoneConfig(min_confidence=0.25, duplicate_overlap=None)),
-        # Chosen before on the tune half (bench/tune_detectors.py, lowest mean |count error|): the whole
-        # frame and a 16:9 1920x1080 view as two ~square tiles, each padded to a square; 3 inferences.
+        # The sample camera until 2026-12-03, chosen on the tune half (bench/tune_detectors.py, lowest mean
+        # |count error|): the whole frame and a 16:9 1920x1080 view as two ~square tiles, each padded to a
+        # square; 3 inferences. The sample now also shows each view mirrored (bench/tune_crowd.py --cross-check).
         CrowdSetup("previous: whole + tile_grid [2, 1], letterbox, persons >= 0.20, overlap 0.8",
                    low.model_copy(update={"tile_grid": (2, 1), "letterbox": True}), CrowdZoneConfig(min_confidence=0.2)),
         # The cheapest view that came close on the tune half: 1 inference.
@@ -127,7 +128,7 @@ def view_name(config: BackendConfig) -> str:
     else:
         size = f"{config.type} {config.input_size}x{config.input_height or config.input_size}"
     grid = f" + tile_grid {list(config.tile_grid)}" if config.tile_grid else ""
-    return f"{size}, whole{grid}{', letterbox' if config.letterbox else ''}"
+    return f"{size}, whole{grid}{', letterbox' if config.letterbox else ''}{', also_mirrored' if config.also_mirrored else ''}"
 
 
 PARKING_TILES = 2  # an overview camera of a whole car park (1280x720, cars 40-120 px): 2x2 tiles + whole frame
@@ -135,7 +136,7 @@ PARKING_TILES = 2  # an overview camera of a whole car park (1280x720, cars 40-1
 
 # Backend fields added after outputs were first cached: left out of the cache key while at their default,
 # so that the outputs cached before they existed stay valid.
-LATER_FIELDS = {"mirror": False}
+LATER_FIELDS = {"mirror": False, "also_mirrored": False}
 
 
 def config_key(prefix: str, config: BackendConfig) -> str:
