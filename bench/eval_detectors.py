@@ -99,7 +99,7 @@ def crowd_setups(base: BackendConfig) -> list[CrowdSetup]:
         CrowdSetup("whole frame, rule defaults", base, CrowdZoneConfig()),
         CrowdSetup("before: tiles 2 (whole + 2x2), persons >= 0.25, every box",
                    low.model_copy(update={"tiles": 2}), CrowdZoneConfig(min_confidence=0.25, duplicate_overlap=None)),
-        # The sample camera until 2026-12-03, chosen on the tune half (bench/tune_detectors.py, lowest mean
+        # The sample camera until 2026-12-03, chosen on the tune half (by the lowest mean
         # |count error|): the whole frame and a 16:9 1920x1080 view as two ~square tiles, each padded to a
         # square; 3 inferences. The sample now also shows each view mirrored (bench/tune_crowd.py --cross-check).
         CrowdSetup("previous: whole + tile_grid [2, 1], letterbox, persons >= 0.20, overlap 0.8",

@@ -1,7 +1,7 @@
 """Fine-tune the fire/smoke model on the *tune* half of ../shared/media, on the CPU: a site-trained model.
 
     .venv/bin/python bench/train_fire.py [--epochs 12] [--freeze 10] [--out ~/.cache/gridwatch/fire-tuned]
-    .venv/bin/python bench/tune_detectors.py --skip-crowd --fire-model ~/.cache/gridwatch/fire-tuned/run/weights/last.pt
+    .venv/bin/python bench/tune_detectors.py --fire-model ~/.cache/gridwatch/fire-tuned/run/weights/last.pt
     .venv/bin/python bench/eval_detectors.py --fire-only --fire-camera configs/cameras/fire-site-trained-sample.yaml
 
 What it trains on, the tune half only (the split of bench/media.py; the test half stays unseen for

@@ -1,13 +1,13 @@
-"""Choose fire verification and crowd counting parameters on the *tune* half of ../shared/media.
+"""Choose fire verification parameters on the *tune* half of ../shared/media (crowd counting:
+bench/tune_crowd.py).
 
     .venv/bin/python bench/tune_detectors.py [--fire-imgsz 640] [--fire-tiles 2] [--second-look 1280] [--fire-mirror]
-        [--fire-model PATH] [--skip-fire] [--skip-crowd]
+        [--fire-model PATH]
 
 Runs the models (or reads their cached outputs, shared with bench/eval_detectors.py), then searches
 a small grid on the tune half only and prints the best settings with their tune figures; the test
-half is for bench/eval_detectors.py. Selection rules, fixed before looking at the test half:
-- fire: the highest per-image recall with precision >= 0.90, ties to the higher precision;
-- crowd: the lowest mean |count error| (smoother than "share within 20 %" on 22 images).
+half is for bench/eval_detectors.py. Selection rule, fixed before looking at the test half: the
+highest per-image recall with precision >= 0.90, ties to the higher precision.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, labelled_people, load, matched, weights_prefix  # noqa: E402
+from bench.eval_detectors import FIRE_RAW_CONFIDENCE, Detector, weights_prefix  # noqa: E402
 from bench.media import Item, items, select  # noqa: E402
-from detectors.backends import BackendConfig, CenterNetConfig, NanoDetConfig, UltralyticsConfig  # noqa: E402
+from detectors.backends import UltralyticsConfig  # noqa: E402
 from detectors.config import FireDetectorConfig  # noqa: E402
-from detectors.crowd import drop_nested  # noqa: E402
 from detectors.fire import FireVerifyConfig, _crop, flame_mask, smoke_mask  # noqa: E402
-from detectors.labels import PERSON  # noqa: E402
 
 FIRE_GRID = {
     "min_confidence": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6],
@@ -137,67 +135,22 @@ def tune_second_look(imgsz: int, fresh: bool) -> None:
     best(tune_features(imgsz, fresh), SECOND_LOOK_GRID, already)
 
 
-@dataclass(frozen=True)
-class CrowdView:
-    name: str
-    backend: BackendConfig
-
-
-def crowd_views(base: BackendConfig) -> list[CrowdView]:
-    low = base.model_copy(update={"confidence": 0.1})
-    return [
-        CrowdView("whole frame", low),
-        CrowdView("whole frame, letterbox", low.model_copy(update={"letterbox": True})),
-        CrowdView("tiles 2 (whole + 2x2)", low.model_copy(update={"tiles": 2})),
-        CrowdView("grid 2x1, letterbox", low.model_copy(update={"tile_grid": (2, 1), "tile_whole_frame": False, "letterbox": True})),
-        CrowdView("whole + grid 2x1, letterbox", low.model_copy(update={"tile_grid": (2, 1), "letterbox": True})),
-        CrowdView("grid 3x2, letterbox", low.model_copy(update={"tile_grid": (3, 2), "tile_whole_frame": False, "letterbox": True})),
-    ]
-
-
-def tune_crowd(base: BackendConfig, fresh: bool) -> None:
-    tune = select(items("crowd"), "tune")
-    truth = labelled_people()
-    scale = np.array([1920, 1080, 1920, 1080], np.float32)
-    print(f"crowd: {len(tune)} tune images; per view, the (min_confidence, duplicate_overlap) with the lowest mean |error|")
-    for view in crowd_views(base):
-        det = Detector("crowd", view.backend, fresh)
-        raw = {i: det.detect(i, load(i)).of_classes(PERSON) for i in tune}
-        best = None
-        for conf, overlap in itertools.product(np.arange(0.12, 0.42, 0.02), [None, 0.7, 0.8, 0.9]):
-            people = {i: drop_nested(raw[i].above(float(conf)), overlap) for i in tune}
-            e = np.array([(len(people[i]) - int(i.row["count"])) / int(i.row["count"]) for i in tune])
-            if best is None or np.abs(e).mean() < best[0]:
-                hit = sum(matched(people[i], truth[i.row["file"]] * scale) for i in tune)
-                found, labelled = sum(len(p) for p in people.values()), sum(int(i.row["count"]) for i in tune)
-                best = (np.abs(e).mean(), conf, overlap, float((np.abs(e) <= 0.2).mean()), e.mean(), hit / max(found, 1), hit / labelled)
-        mae, conf, overlap, within, mean, prec, rec = best
-        print(f"  {view.name:<30} min_confidence {conf:.2f} duplicate_overlap {overlap}: mean |error| {mae:.3f}, "
-              f"mean error {mean:+.3f}, within 20 % {within:.2f}; boxes P {prec:.2f} R {rec:.2f}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--backend", choices=["onnx_centernet", "onnx_nanodet"], default="onnx_centernet")
     ap.add_argument("--fire-imgsz", type=int, nargs="*", default=[640])
     ap.add_argument("--fire-tiles", type=int, nargs="*", default=[], help="fire: search the whole frame + n x n tiles @640")
     ap.add_argument("--second-look", type=int, nargs="*", default=[], help="fire: also search a larger view's thresholds")
     ap.add_argument("--fire-mirror", action="store_true", help="fire: search the mirrored frame @--fire-imgsz")
     ap.add_argument("--fire-model", default="yolov8s-fire-smoke",
                     help="fire weights for --fire-imgsz: a manifest name or a path (bench/train_fire.py's)")
-    ap.add_argument("--skip-fire", action="store_true")
-    ap.add_argument("--skip-crowd", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="re-run the models instead of using .cache/eval_detectors")
     args = ap.parse_args()
-    if not args.skip_crowd:
-        tune_crowd(CenterNetConfig() if args.backend == "onnx_centernet" else NanoDetConfig(), args.fresh)
-    if not args.skip_fire:
-        for imgsz in args.fire_imgsz:
-            tune_fire(imgsz, args.fresh, mirror=args.fire_mirror, model=args.fire_model)
-        for tiles in args.fire_tiles:
-            tune_fire(640, args.fresh, tiles)
-        for imgsz in args.second_look:
-            tune_second_look(imgsz, args.fresh)
+    for imgsz in args.fire_imgsz:
+        tune_fire(imgsz, args.fresh, mirror=args.fire_mirror, model=args.fire_model)
+    for tiles in args.fire_tiles:
+        tune_fire(640, args.fresh, tiles)
+    for imgsz in args.second_look:
+        tune_second_look(imgsz, args.fresh)
 
 
 if __name__ == "__main__":
