@@ -67,9 +67,8 @@ class Choice:
                 + (", also_mirrored" if self.mirrored else ""))
 
     def describe(self) -> str:
-        view = self.view
         whole = f", whole_frame_confidence {self.whole_score:.2f}" if self.grid and self.whole_score > self.tile_score else ""
-        return f"{view}: persons >= {self.tile_score:.2f}{whole}, duplicate_overlap {self.overlap}"
+        return f"{self.view}: persons >= {self.tile_score:.2f}{whole}, duplicate_overlap {self.overlap}"
 
 
 @dataclass(frozen=True)
@@ -142,15 +141,16 @@ def ranked(cs: list[Choice], boxes: Boxes, sel: list[Item]) -> list[tuple[Choice
     return sorted(evaluate(cs, boxes, sel), key=lambda r: r[1].key(r[0]))
 
 
-def parts(all_items: list[Item]) -> list[tuple[str, list[Item], list[Item]]]:
-    """(name, images to choose on, images to score on): the halves both ways, and each camera left out."""
+def parts(all_items: list[Item]) -> list[tuple[int, str, list[Item], list[Item]]]:
+    """(0 for a half, 1 for a camera; name; images to choose on; images to score on): the halves
+    both ways, and each camera left out."""
     def where(keep: Callable[[Item], bool]) -> list[Item]:
         return [i for i in all_items if keep(i)]
 
-    out = [("tune -> test", select(all_items, "tune"), select(all_items, "test")),
-           ("test -> tune", select(all_items, "test"), select(all_items, "tune"))]
+    out = [(0, "tune -> test", select(all_items, "tune"), select(all_items, "test")),
+           (0, "test -> tune", select(all_items, "test"), select(all_items, "tune"))]
     for cam in sorted({camera_of(i) for i in all_items}):
-        out.append((f"camera {cam} left out", where(lambda i: camera_of(i) != cam), where(lambda i: camera_of(i) == cam)))
+        out.append((1, f"camera {cam} left out", where(lambda i: camera_of(i) != cam), where(lambda i: camera_of(i) == cam)))
     return out
 
 
@@ -162,12 +162,12 @@ def cross_check(base: BackendConfig, fresh: bool) -> None:
     views = list(dict.fromkeys((c.grid, c.mirrored) for c in cs))
     held: dict[tuple[Grid, bool], list[str]] = {v: [] for v in views}
     totals = {v: [0, 0] for v in views}
-    for name, chosen_on, scored_on in parts(all_items):
+    for kind, name, chosen_on, scored_on in parts(all_items):
         for v in views:
             best, _ = ranked([c for c in cs if (c.grid, c.mirrored) == v], boxes, chosen_on)[0]
             [(_, s)] = evaluate([best], boxes, scored_on)
             within = round(s.within * len(scored_on))
-            totals[v][0 if "->" in name else 1] += within
+            totals[v][kind] += within
             held[v].append(f"{name}: {within}/{len(scored_on)} at {best.tile_score:.2f}/{best.overlap}")
     print("cross-check: held-out images within 20 % (the setting chosen on the other images; persons >= / overlap)")
     for v in views:
