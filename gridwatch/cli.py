@@ -8,8 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridwatch.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from edge.config import CameraConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -165,23 +169,52 @@ def add_detect_parser(sub: argparse._SubParsersAction) -> None:
     detect.set_defaults(handler=cmd_detect)
 
 
-def cmd_zones_draw(args: argparse.Namespace) -> int:
+def zones_source(args: argparse.Namespace, command: str) -> tuple[CameraConfig | None, str] | None:
+    """The camera file (validated) and the source to take a picture from; None after printing why not."""
     from edge.config import CameraConfig
     from edge.detect import source_for
-    from edge.zonegrid import ZonesDrawError, write_zones_picture
     from gridwatch.configfile import load_yaml_model
 
     camera = load_yaml_model(args.camera, CameraConfig) if args.camera else None
     if camera is None and not args.source:
-        print("gridwatch zones draw: give --source, --camera, or both", file=sys.stderr)
+        print(f"gridwatch zones {command}: give --source, --camera, or both", file=sys.stderr)
+        return None
+    return camera, (source_for(camera, args.camera, args.source) if camera else str(args.source))
+
+
+def cmd_zones_draw(args: argparse.Namespace) -> int:
+    from edge.zonegrid import ZonesDrawError, write_zones_picture
+
+    found = zones_source(args, "draw")
+    if found is None:
         return 2
-    source = source_for(camera, args.camera, args.source) if camera else str(args.source)
     try:
-        width, height = write_zones_picture(source, args.output, camera)
+        width, height = write_zones_picture(found[1], args.output, found[0])
     except ZonesDrawError as exc:
         print(f"gridwatch zones draw: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output} ({width}x{height} px, grid every 50 px)", file=sys.stderr)
+    return 0
+
+
+def cmd_zones_edit(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from edge.zone_editor import editor_app, load_session
+    from edge.zonegrid import ZonesDrawError, first_frame
+
+    found = zones_source(args, "edit")
+    if found is None:
+        return 2
+    try:
+        frame = first_frame(found[1])
+    except ZonesDrawError as exc:
+        print(f"gridwatch zones edit: {exc}", file=sys.stderr)
+        return 2
+    app = editor_app(load_session(frame, args.output, args.camera))
+    print(f"zone editor for {found[1]} ({frame.shape[1]}x{frame.shape[0]} px) on http://{args.host}:{args.port}/ ; "
+          f"saves to {args.output}; Ctrl-C to stop", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -193,11 +226,27 @@ def add_zones_parser(sub: argparse._SubParsersAction) -> None:
         description="Save the first frame of a video, stream or picture with a labelled pixel grid (every "
         "50 px) and, with --camera, the zones already configured (outline in the zone kind's colour, "
         "labelled with its id). Zone polygons in camera and site files are these pixel coordinates.")
-    draw.add_argument("--source", default=None, metavar="VIDEO_OR_IMAGE",
-                      help="video file, rtsp:// / http:// URL or picture (default: the camera's source)")
+    edit = zones_sub.add_parser(
+        "edit", help="draw zones with the mouse on the camera's picture, in a browser",
+        description="Serve a small web page with the first frame of a video, stream or picture and, with "
+        "--camera, its zones: click polygon points, name each zone and pick its kind, then save. The zones "
+        "are checked as the edge checks them at start (every point inside the picture, unique ids, each "
+        "zone's fields) and written to --output only when all are right: with --camera, the whole camera "
+        "entry with its zones replaced (a zone keeping its id keeps its crowd/parking settings and map "
+        "position); without, a bare zones: list. Use --host 0.0.0.0 to reach the page from another machine.")
+    for action in (draw, edit):
+        action.add_argument("--source", default=None, metavar="VIDEO_OR_IMAGE",
+                            help="video file, rtsp:// / http:// URL or picture (default: the camera's source)")
+        action.add_argument("--camera", type=Path, default=None, metavar="CAMERA.yaml",
+                            help="the camera file whose zones to show" + (" and edit" if action is edit else ""))
     draw.add_argument("--output", type=Path, required=True, metavar="PNG", help="picture to write (.png or .jpg)")
-    draw.add_argument("--camera", type=Path, default=None, metavar="CAMERA.yaml", help="draw this camera's zones")
     draw.set_defaults(handler=cmd_zones_draw)
+    edit.add_argument("--output", type=Path, required=True, metavar="CAMERA.yaml",
+                      help="file to write the edited camera (or zones) to; may be the --camera file itself "
+                      "(its YAML comments are then lost)")
+    edit.add_argument("--host", default="127.0.0.1", help="address to serve the page on (default: this machine only)")
+    edit.add_argument("--port", type=int, default=8765, help="port to serve the page on (default: 8765)")
+    edit.set_defaults(handler=cmd_zones_edit)
 
 
 def build_parser() -> argparse.ArgumentParser:
