@@ -35,6 +35,18 @@ from edge.config import CameraConfig, ZoneConfig
 from gridwatch.configfile import describe_errors
 
 
+class Polygon(list):  # type: ignore[type-arg]
+    """Points written on one line: ``polygon: [[200, 60], [280, 60], ...]``."""
+
+
+class ZonesDumper(yaml.SafeDumper):
+    """SafeDumper that writes a ``Polygon`` in flow style (a subclass: SafeDumper itself stays as it is)."""
+
+
+ZonesDumper.add_representer(
+    Polygon, lambda dumper, points: dumper.represent_sequence("tag:yaml.org,2002:seq", points, flow_style=True))
+
+
 class DrawnZone(BaseModel):
     """What the page sends for one zone; checked further as a ``ZoneConfig``."""
 
@@ -68,7 +80,7 @@ class ZoneEditSession:
     def document(self, drawn: list[DrawnZone]) -> dict[str, Any]:
         """The file to write: the camera entry with its zones replaced (or a bare ``zones:`` list)."""
         kept = {z.get("id"): z for z in self.zones() if isinstance(z, dict)}
-        zones = [{**kept.get(z.id, {}), "id": z.id, "kind": z.kind, "polygon": [[round(x), round(y)] for x, y in z.polygon]}
+        zones = [{**kept.get(z.id, {}), "id": z.id, "kind": z.kind, "polygon": Polygon([round(x), round(y)] for x, y in z.polygon)}
                  for z in drawn]
         if self.raw is None:
             return {"zones": zones}
@@ -96,7 +108,7 @@ class ZoneEditSession:
     def save(self, drawn: list[DrawnZone]) -> tuple[list[str], str]:
         """Write the edited file when nothing is wrong; returns (problems, the YAML written or proposed)."""
         document = self.document(drawn)
-        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        text = yaml.dump(document, Dumper=ZonesDumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
         problems = self.problems(drawn, document)
         if not problems:
             self.output.parent.mkdir(parents=True, exist_ok=True)

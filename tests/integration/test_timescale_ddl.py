@@ -10,15 +10,13 @@ yoyo opens a second connection per migration (``backend.copy()``), which PGlite 
 migrations run through yoyo's own reading, ordering, transaction and bookkeeping code with ``copy()``
 sharing the one connection; everything else is what ``ingest.migrate.migrate`` does.
 
-The npm packages (pinned in pglite/package.json, ~45 MB) are installed outside the repository, into
+The npm packages (pinned in pglite/package.json, ~45 MB) are installed outside the repository (tests/npm_cache.py), into
 ``${GRIDWATCH_CACHE:-~/.cache/gridwatch}/pglite-timescale``. The tests skip when node or npm is
 missing or the install fails.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,39 +31,17 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
 from gridwatch.servers.ports import free_port
+from tests.npm_cache import npm_folder
 
 HERE = Path(__file__).parent / "pglite"
 MIGRATIONS = Path(str(files("ingest") / "migrations"))
-INSTALL_TIMEOUT_S = 600
 START_TIMEOUT_S = 90
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("GRIDWATCH_CACHE") or "~/.cache/gridwatch").expanduser() / "pglite-timescale"
 
 
 def _install() -> Path:
     """The server script and its node_modules in the cache folder; skip when that cannot be had."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("TimescaleDB DDL check needs node and npm on PATH (PGlite + TimescaleDB runs on Node)")
-    target = _cache_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HERE / "server.mjs", target / "server.mjs")
-    wanted = (HERE / "package.json").read_text()
-    stamp = target / ".installed-package.json"
-    if stamp.exists() and stamp.read_text() == wanted and (target / "node_modules").is_dir():
-        return target
-    (target / "package.json").write_text(wanted)
-    try:
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--fetch-retries=1"],
-                              cwd=target, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"npm install of PGlite + TimescaleDB into {target} took over {INSTALL_TIMEOUT_S} s")
-    if done.returncode != 0:
-        pytest.skip(f"npm install of PGlite + TimescaleDB into {target} failed: {done.stderr.strip()[-600:]}")
-    stamp.write_text(wanted)
-    return target
+    return npm_folder("pglite-timescale", HERE, "the TimescaleDB DDL check (PGlite + TimescaleDB runs on Node)",
+                      scripts=("server.mjs",))
 
 
 def _start(folder: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -3,7 +3,7 @@ and writes a drop-in camera file only when they are right."""
 
 from __future__ import annotations
 
-import shutil
+import json
 import socket
 import subprocess
 import sys
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from edge.config import CameraConfig
 from edge.zone_editor import editor_app, load_session
 from gridwatch.configfile import load_yaml_model
+from tests.npm_cache import npm_folder
 
 CAMERA_YAML = """\
 id: cam-1
@@ -37,6 +38,7 @@ zones:
     kind: gate
     polygon: [[0, 0], [50, 0], [50, 50]]
 """
+PAGES = Path(__file__).parent / "pages"
 LANE = {"id": "lane", "kind": "fire_lane", "polygon": [[10, 200], [300, 200], [300, 230], [10, 230]]}
 
 
@@ -100,16 +102,27 @@ def test_without_a_camera_it_writes_a_bare_zones_list(tmp_path: Path) -> None:
     assert c.put("/zones", json=[LANE, {**LANE, "id": "lane"}]).json()["problems"] == [
         "zone lane: id used twice; zone ids must be unique"]
     assert c.put("/zones", json=[LANE]).status_code == 200
-    assert "zones:\n- id: lane\n  kind: fire_lane\n" in out.read_text()
+    assert out.read_text() == "zones:\n- id: lane\n  kind: fire_lane\n  polygon: [[10, 200], [300, 200], [300, 230], [10, 230]]\n"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_page_script_parses(tmp_path: Path) -> None:
-    page = (Path(__file__).resolve().parents[2] / "edge" / "zone_editor.html").read_text()
-    script = tmp_path / "editor.js"
-    script.write_text(page.split("<script>", 1)[1].split("</script>", 1)[0])
-    checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
+def test_an_installers_session_on_the_page(tmp_path: Path) -> None:
+    """The page's own script in jsdom (tests/unit/pages/zone_editor_session.cjs): a dragged point
+    moves and adds no point, clicks become picture pixels, a zone needs 3 points, save sends the zones."""
+    folder = npm_folder("page-tests", PAGES, "the zone editor page test (jsdom runs on Node)",
+                        scripts=("zone_editor_session.cjs",))
+    page = Path(__file__).resolve().parents[2] / "edge" / "zone_editor.html"
+    run = subprocess.run(["node", "zone_editor_session.cjs", str(page)], cwd=folder, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    session = json.loads(run.stdout)
+    assert session["canvas"] == [320, 240] and session["listed_at_start"][0].startswith("bay (no_parking, 3 points)")
+    assert session["points_after_drag"] == 0 and session["alerts"] == ["A zone needs at least 3 points."]
+    assert [z.split(" (")[0] for z in session["listed_after_finish"]] == ["bay", "lane"]
+    put = [r for r in session["requests"] if r["method"] == "PUT"]
+    assert put == [{"method": "PUT", "url": "zones", "body": [
+        {"id": "bay", "kind": "no_parking", "polygon": [[210, 70], [280, 60], [280, 140]]},
+        {"id": "lane", "kind": "fire_lane", "polygon": [[10, 200], [300, 200], [300, 230]]}]}]
+    assert session["problems_shown"] == ["zone lane: a problem"] and session["yaml_shown"] == "zones: []\n"
 
 
 def free_port() -> int:
