@@ -188,8 +188,9 @@ def cmd_zones_draw(args: argparse.Namespace) -> int:
     found = zones_source(args, "draw")
     if found is None:
         return 2
+    camera, source = found
     try:
-        width, height = write_zones_picture(found[1], args.output, found[0])
+        width, height = write_zones_picture(source, args.output, camera)
     except ZonesDrawError as exc:
         print(f"gridwatch zones draw: {exc}", file=sys.stderr)
         return 2
@@ -206,13 +207,14 @@ def cmd_zones_edit(args: argparse.Namespace) -> int:
     found = zones_source(args, "edit")
     if found is None:
         return 2
+    source = found[1]
     try:
-        frame = first_frame(found[1])
+        frame = first_frame(source)
     except ZonesDrawError as exc:
         print(f"gridwatch zones edit: {exc}", file=sys.stderr)
         return 2
     app = editor_app(load_session(frame, args.output, args.camera))
-    print(f"zone editor for {found[1]} ({frame.shape[1]}x{frame.shape[0]} px) on http://{args.host}:{args.port}/ ; "
+    print(f"zone editor for {source} ({frame.shape[1]}x{frame.shape[0]} px) on http://{args.host}:{args.port}/ ; "
           f"saves to {args.output}; Ctrl-C to stop", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -4,7 +4,6 @@ and writes a drop-in camera file only when they are right."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,11 +18,12 @@ from fastapi.testclient import TestClient
 from edge.config import CameraConfig
 from edge.zone_editor import editor_app, load_session
 from gridwatch.configfile import load_yaml_model
+from gridwatch.servers.ports import free_port
 from tests.npm_cache import npm_folder
 
 CAMERA_YAML = """\
 id: cam-1
-source: media/frame.png   # relative to this file
+source: ../media/frame.png   # relative to this file
 lat: 37.86
 lon: 112.55
 zones:
@@ -48,7 +48,7 @@ def camera(tmp_path: Path) -> Path:
     cv2.imwrite(str(tmp_path / "media" / "frame.png"), np.full((240, 320, 3), 90, np.uint8))
     path = tmp_path / "site" / "cam.yaml"
     path.parent.mkdir()
-    path.write_text(CAMERA_YAML.replace("media/frame.png", "../media/frame.png"))
+    path.write_text(CAMERA_YAML)
     return path
 
 
@@ -123,12 +123,6 @@ def test_an_installers_session_on_the_page(tmp_path: Path) -> None:
         {"id": "bay", "kind": "no_parking", "polygon": [[210, 70], [280, 60], [280, 140]]},
         {"id": "lane", "kind": "fire_lane", "polygon": [[10, 200], [300, 200], [300, 230]]}]}]
     assert session["problems_shown"] == ["zone lane: a problem"] and session["yaml_shown"] == "zones: []\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_command_serves_the_editor_until_stopped(camera: Path, tmp_path: Path) -> None:
