@@ -64,7 +64,9 @@ DEFAULT_RULES: dict[str, CategoryRule] = {
     "device": CategoryRule(radius_m=5, window_s=6 * 3600, risk="blue", confirm=IMMEDIATE),
     # Two patrol fixes of one hazard (~15 m each) are within 30 m + 15 m + 15 m of each other 98 % of
     # the time; a wider radius merges neighbouring hazards more often than it saves a duplicate.
-    "hazard": CategoryRule(radius_m=30, window_s=3 * 3600, risk="yellow", confirm=IMMEDIATE),
+    # A patrol passes again within an hour or two; a longer window (it was 3 h) took distinct hazards
+    # reported hours apart in one street for one hazard reported again.
+    "hazard": CategoryRule(radius_m=30, window_s=2 * 3600, risk="yellow", confirm=IMMEDIATE),
     "dispute": CategoryRule(radius_m=30, window_s=2 * 3600, risk="yellow", confirm=IMMEDIATE),
     "other": CategoryRule(radius_m=30, window_s=3600, risk="green", confirm=IMMEDIATE),
 }
