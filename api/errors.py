@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg import OperationalError
+from psycopg import DataError, OperationalError
 from psycopg_pool import PoolTimeout
 from pydantic import ValidationError
 
@@ -92,6 +92,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+    """A path or query value the database cannot take (a NUL character, say): the client's to fix."""
+    return JSONResponse(status_code=422, content={"detail": f"the request holds a value the database cannot take: "
+                                                            f"{str(exc).splitlines()[0]}"})
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     for not_found in (IncidentNotFound, DeviceNotFound, GridNotFound, SnapshotNotFound):
@@ -100,3 +106,4 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DataError, _unstorable)  # type: ignore[arg-type]

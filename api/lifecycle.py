@@ -34,10 +34,13 @@ ACTIVE_STATUSES: tuple[str, ...] = ("open", "assigned", "in_progress")
 class InvalidTransition(Exception):
     """An action that the current status does not allow; the message names the allowed ones."""
 
-    def __init__(self, status: str, action: str) -> None:
+    def __init__(self, status: str, action: str, merged_into: str | None = None) -> None:
         self.status = status
         self.action = action
-        self.allowed = allowed_actions(status)
+        self.allowed = [] if merged_into else allowed_actions(status)
+        if merged_into:  # its evidence and its work continue in the incident it joined
+            super().__init__(f"cannot {action} incident: it was merged into {merged_into}; act on that one")
+            return
         allowed = ", ".join(self.allowed) if self.allowed else "none"
         super().__init__(f"cannot {action} an incident that is {status}; allowed from {status}: {allowed}")
 

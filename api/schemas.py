@@ -37,10 +37,22 @@ ESCALATES_AT = ("when it goes up a level if nobody acknowledges (open) or resolv
                 "ingest's next escalation round")
 
 
-class PatrolReportCreate(BaseModel):
-    """What a grid worker's app sends; the server adds ``kind`` and ``id``."""
+class RequestBody(BaseModel):
+    """A request body: unknown fields and NUL characters (which PostgreSQL's text cannot hold) refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if any("\x00" in item for item in ([value] if isinstance(value, str) else value if isinstance(value, list) else [])
+               if isinstance(item, str)):
+            raise ValueError("holds a NUL character (\\u0000), which cannot be stored; remove it")
+        return value
+
+
+class PatrolReportCreate(RequestBody):
+    """What a grid worker's app sends; the server adds ``kind`` and ``id``."""
 
     category: Word = Field(description="one of " + ", ".join(REPORT_CATEGORIES))
     worker_id: Identifier
@@ -59,13 +71,6 @@ class PatrolReportCreate(BaseModel):
     def _known_category(cls, value: str) -> str:
         if value not in REPORT_CATEGORIES:
             raise ValueError(f"unknown category {value!r}; use one of {', '.join(REPORT_CATEGORIES)}")
-        return value
-
-    @field_validator("text", "photos")
-    @classmethod
-    def _no_nul(cls, value: str | list[str]) -> str | list[str]:
-        if any("\x00" in item for item in ([value] if isinstance(value, str) else value)):
-            raise ValueError("holds a NUL character (\\u0000), which cannot be stored; remove it")
         return value
 
     @field_validator("reported_at")
@@ -91,10 +96,8 @@ class PatrolReportAccepted(BaseModel):
     report: PatrolReport
 
 
-class IncidentTransition(BaseModel):
+class IncidentTransition(RequestBody):
     """A dispatcher's step in the closed loop: who does what, and why (kept in the history)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: Action
     actor: str = Field(min_length=1, max_length=128, description="who acts, e.g. a dispatcher's id")

@@ -33,7 +33,10 @@ Level = Literal["grid", "community", "street", "district"]
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone, e.g. 2026-09-09T06:08:08Z")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00: in UTC it falls outside the years 1-9999
+        raise ValueError("timestamp out of range: in UTC it falls outside the years 1-9999") from None
 
 
 def format_time(value: datetime) -> str:

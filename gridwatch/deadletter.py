@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gridwatch.contracts import format_time
+from gridwatch.contracts import UtcTime, format_time
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,28 @@ class DeadLetter:
 
     @classmethod
     def from_json(cls, raw: bytes) -> "DeadLetter":
-        return cls(**json.loads(raw))
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DeadLetter":
+        """A letter read back from the deadletter topic, its fields checked (pydantic's
+        ``ValidationError`` names a wrong one): the ingest stores it in typed columns."""
+        fields = DeadLetterFields.model_validate(data)
+        return cls(**{**fields.model_dump(), "received_at": format_time(fields.received_at)})
+
+
+class DeadLetterFields(BaseModel):
+    """The fields of a ``DeadLetter`` on the wire, with their types; a field of a newer version is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    reason: str
+    payload: str
+    topic: str | None = None
+    key: str | None = None
+    received_at: UtcTime
+    context: dict[str, Any] = {}
 
 
 def explain(error: Exception) -> str:

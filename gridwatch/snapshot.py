@@ -52,6 +52,9 @@ class Snapshot:
                      headers: Iterable[tuple[str, bytes | None]]) -> "Snapshot":
         """Validate a Kafka message; raises ``SnapshotError`` naming the first problem."""
         fields = {name: (raw or b"").decode("utf-8", "replace") for name, raw in headers}
+        with_nul = sorted(name for name, text in fields.items() if "\x00" in text)
+        if with_nul:  # PostgreSQL's text cannot hold one: the write would fail on every retry
+            raise SnapshotError(f"header(s) {', '.join(with_nul)} hold a NUL byte")
         missing = [h for h in REQUIRED_HEADERS if not fields.get(h)]
         if missing:
             raise SnapshotError(f"missing header(s) {', '.join(missing)}")

@@ -9,7 +9,6 @@ rule the live ingest applies to Kafka messages.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gridwatch.contracts import Incident, Observation, parse_observation
+from gridwatch.contracts import Incident, Observation
 from gridwatch.deadletter import explain
 from gridwatch.gridmap import load_grid_map
+from ingest.decode import observation_from_json
 from ingest.engine import EngineConfig, IncidentEngine, load_engine_config
 from ingest.grids import GridIndex
 
@@ -48,13 +48,14 @@ class ReplaySummary:
 
 
 def read_observations(path: Path, summary: ReplaySummary) -> Iterator[Observation]:
-    with path.open(encoding="utf-8") as lines:
+    """The file's observations, a line each; a line the live ingest would refuse is reported, not replayed."""
+    with path.open("rb") as lines:  # bytes: a line that is not UTF-8 is one rejected line, not the end of the run
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                yield parse_observation(json.loads(line))
-            except (ValueError, TypeError, AttributeError) as exc:
+                yield observation_from_json(line)
+            except Exception as exc:  # noqa: BLE001 - as the live ingest: any bad line is rejected, the run goes on
                 summary.rejected.append(f"{path}:{number}: {explain(exc)}")
 
 

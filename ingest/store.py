@@ -357,10 +357,12 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
 def write_heartbeats(cur: Cursor, heartbeats: list[Heartbeat]) -> None:
     if not heartbeats:
         return
-    cur.executemany(HEARTBEAT_INSERT, [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status,
-                                        Jsonb(hb.attributes)) for hb in heartbeats])
-    cur.executemany(DEVICE_UPSERT, [(hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at,
-                                     Jsonb(hb.attributes)) for hb in heartbeats])
+    # The attributes as JSON text holds them: pydantic reads NaN and Infinity, which jsonb refuses, as numbers.
+    attributes = [Jsonb(hb.model_dump(mode="json", include={"attributes"})["attributes"]) for hb in heartbeats]
+    cur.executemany(HEARTBEAT_INSERT, [(hb.device_id, hb.seen_at, hb.site_id, hb.device_type, hb.status, attrs)
+                                       for hb, attrs in zip(heartbeats, attributes)])
+    cur.executemany(DEVICE_UPSERT, [(hb.device_id, hb.site_id, hb.device_type, hb.status, hb.seen_at, attrs)
+                                    for hb, attrs in zip(heartbeats, attributes)])
 
 
 OFFLINE_TYPES = ("device_offline", "camera_offline")  # a button's heartbeat watch; a camera with no frames

@@ -19,7 +19,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from api.lifecycle import allowed_actions, next_status
+from api.lifecycle import InvalidTransition, allowed_actions, next_status
 from api.schemas import IncidentPublic, IncidentSummary, IncidentTransition
 from api.store.snapshots import snapshot_links
 from api.store.sql import Where, grid_clause
@@ -69,7 +69,8 @@ def _shown(row: DictRow, escalation: EscalationConfig) -> dict[str, Any]:
                           reopened_at=row["reopened_at"], merged=row["merged_into"] is not None)
     deadline = next_deadline(clock, escalation)
     shown = {k: v for k, v in row.items() if k not in CLOCK_ONLY}
-    return {**shown, "allowed_actions": allowed_actions(row["status"]),
+    actions = [] if row["merged_into"] is not None else allowed_actions(row["status"])  # work goes on in the other
+    return {**shown, "allowed_actions": actions,
             "escalates_at": deadline.at if deadline else None}
 
 
@@ -134,9 +135,12 @@ def apply_transition(conn: Connection[DictRow], incident_id: str, change: Incide
     Raises ``IncidentNotFound`` or ``InvalidTransition`` (nothing is written then).
     """
     with conn.transaction():
-        row = conn.execute("SELECT status FROM incidents WHERE id = %s FOR UPDATE", (incident_id,)).fetchone()
+        row = conn.execute("SELECT status, merged_into FROM incidents WHERE id = %s FOR UPDATE",
+                           (incident_id,)).fetchone()
         if row is None:
             raise IncidentNotFound(incident_id)
+        if row["merged_into"] is not None:
+            raise InvalidTransition(row["status"], change.action, merged_into=row["merged_into"])
         status = next_status(row["status"], change.action)
         updated = conn.execute(
             f"UPDATE incidents SET status = %s, updated_at = now() WHERE id = %s RETURNING {FULL_COLUMNS}",

@@ -115,3 +115,31 @@ def test_engine_update_after_a_transition_keeps_the_dispatchers_status(client: T
     assert (after["status"], after["risk"], after["level"]) == ("assigned", "orange", "grid")
     history = sql(url, "SELECT seq, actor, action FROM incident_history WHERE incident_id = 'i-1' ORDER BY seq")
     assert history == [(1, "engine", "raise"), (2, "d-007", "assign")]  # the engine's entries land once
+
+
+def test_an_incident_merged_into_another_refuses_every_step_and_names_the_other(client: TestClient,
+                                                                               api_settings: Settings) -> None:
+    # A late, earlier alert can merge incident i-1 into i-2: the work goes on in i-2, and a step on
+    # i-1 would change nothing a dispatcher sees.
+    url = api_settings.database.url
+    insert_incident(url, "i-1", status="assigned")
+    insert_incident(url, "i-2", status="assigned")
+    sql(url, "UPDATE incidents SET merged_into = 'i-2' WHERE id = 'i-1'")
+
+    response = step(client, "start")
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == "cannot start incident: it was merged into i-2; act on that one"
+    assert response.json()["allowed_actions"] == []
+    assert client.get("/v1/incidents/i-1").json()["allowed_actions"] == []
+    assert sql(url, "SELECT id, status FROM incidents ORDER BY id") == [("i-1", "assigned"), ("i-2", "assigned")]
+    assert sql(url, "SELECT count(*) FROM incident_outbox") == [(0,)]
+    assert step(client, "start", incident_id="i-2").json()["status"] == "in_progress"
+
+
+def test_a_nul_character_in_the_path_or_query_is_422_not_500(client: TestClient, api_settings: Settings) -> None:
+    insert_incident(api_settings.database.url, "i-1")
+    for path in ("/v1/incidents/i%001", "/v1/incidents?category=fi%00re"):
+        response = client.get(path)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["detail"].startswith("the request holds a value the database cannot take")

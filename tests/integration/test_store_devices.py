@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from gridwatch.contracts import Heartbeat
 from ingest import store
 
 from ..unit.factories import alert_factory
@@ -27,3 +28,15 @@ def test_button_and_camera_offline_alerts_mark_their_devices_offline(database_ur
     with psycopg.connect(database_url) as conn:
         rows = dict(conn.execute("SELECT device_id, status FROM devices").fetchall())
     assert rows == {"btn-7": "offline", "cam-3": "offline"}
+
+
+def test_a_heartbeat_whose_attributes_hold_nan_is_stored_with_null(database_url: str) -> None:
+    # pydantic's JSON parser reads NaN and Infinity; jsonb refuses them, which once failed the batch on every retry.
+    raw = (b'{"kind":"heartbeat","device_id":"btn-9","site_id":"s","device_type":"button",'
+           b'"seen_at":"2026-09-09T06:08:08Z","attributes":{"battery_v":NaN,"rssi":[Infinity, -60]}}')
+    heartbeat = Heartbeat.model_validate_json(raw)
+    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
+        store.write_heartbeats(cur, [heartbeat])
+    with psycopg.connect(database_url) as conn:
+        (attributes,) = conn.execute("SELECT attributes FROM devices WHERE device_id = 'btn-9'").fetchone()
+    assert attributes == {"battery_v": None, "rssi": [None, -60]}

@@ -69,6 +69,9 @@ def test_accuracy_travels_as_an_added_field_only_when_given() -> None:
         ({"photos": ["p"] * 21}, "photos", "too_long"),
         ({"text": "smoke\x00"}, "text", "value_error"),  # PostgreSQL's text holds no NUL
         ({"photos": ["ok", "p\x00"]}, "photos", "value_error"),
+        ({"worker_id": "w\x001"}, "worker_id", "value_error"),  # every string of the body, not only the text
+        ({"grid_id": "G-1\x00"}, "grid_id", "value_error"),
+        ({"reported_at": "0001-01-01T00:00:00+01:00"}, "reported_at", "value_error"),  # before year 1 in UTC
         ({"lattitude": 37.0}, "lattitude", "extra_forbidden"),
         ({"id": "r-mine"}, "id", "extra_forbidden"),  # the server assigns ids
     ],
@@ -112,3 +115,10 @@ def test_unknown_action_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         IncidentTransition.model_validate({"action": "escalate", "actor": "d", "reason": "r"})
     assert caught.value.errors()[0]["loc"] == ("action",)
+
+
+@pytest.mark.parametrize("field", ["actor", "reason"])
+def test_a_transition_with_a_nul_character_is_refused(field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        IncidentTransition.model_validate({"action": "start", "actor": "d-1", "reason": "on it", field: "x\x00"})
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "value_error")]

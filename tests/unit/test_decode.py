@@ -136,3 +136,46 @@ def test_the_dead_letter_of_a_message_escaping_nul_is_stored_as_a_dead_letter() 
     batch = decode_records([Record(TOPICS.deadletter, letter.to_json(), offset=3)], TOPICS)
     (stored,) = [d for d, *_ in batch.dead_letters]
     assert stored.payload == raw.decode() and stored.reason == letter.reason
+
+
+@pytest.mark.parametrize("topic", [TOPICS.alerts, TOPICS.reports])
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_beyond_the_calendar_in_utc_is_dead_lettered_not_raised(topic: str, when: str) -> None:
+    # Python cannot convert these to UTC (OverflowError): once, that escaped the decoder and its batch
+    # was polled again and again.
+    raw = json.dumps({**json.loads(alert_factory().to_json()), "observed_at": when}).encode()
+    (letter,) = decode_records([Record(topic, raw)], TOPICS).rejected
+    assert "observed_at" in letter.reason and "timestamp out of range" in letter.reason
+
+
+def test_a_lone_surrogate_escape_is_dead_lettered() -> None:
+    # json.loads lets "\udc00" through; the writer's dump and PostgreSQL cannot take it.
+    raw = alert_factory().to_json().replace(b'"attributes":{}', b'"attributes":{"x":"\\udc00"}')
+    assert b"\\udc00" in raw
+    (letter,) = decode_records([Record(TOPICS.alerts, raw)], TOPICS).rejected
+    assert "lone UTF-16 surrogate" in letter.reason
+
+
+def test_a_surrogate_pair_is_text() -> None:
+    alert = alert_factory(attributes={"zone": "gate \U0001f525"})
+    raw = json.dumps(json.loads(alert.to_json())).encode()  # ensure_ascii: the emoji as \ud83d\udd25
+    assert b"\\ud83d" in raw
+    assert decode_records([Record(TOPICS.alerts, raw)], TOPICS).observations == [alert]
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"source": None}, "source"), ({"reason": 5}, "reason"), ({"received_at": "yesterday"}, "received_at"),
+    ({"context": [1]}, "context"),
+])
+def test_a_dead_letter_with_a_wrong_field_is_kept_as_unreadable_not_written_as_is(fields: dict, named: str) -> None:
+    letter = {"source": "edge", "reason": "r", "payload": "p", "received_at": "2026-09-09T06:00:00Z", **fields}
+    batch = decode_records([Record(TOPICS.deadletter, json.dumps(letter).encode(), offset=4)], TOPICS)
+    ((stored, topic, _, offset),) = batch.dead_letters
+    assert stored.reason.startswith("unreadable dead letter: ") and named in stored.reason
+    assert (stored.source, stored.payload, topic, offset) == ("kafka", json.dumps(letter), TOPICS.deadletter, 4)
+
+
+def test_a_dead_letter_is_read_back_with_its_time_in_utc() -> None:
+    letter = {"source": "mqtt", "reason": "r", "payload": "p", "received_at": "2026-09-09T14:00:00+08:00", "new": 1}
+    ((stored, *_),) = decode_records([Record(TOPICS.deadletter, json.dumps(letter).encode())], TOPICS).dead_letters
+    assert (stored.source, stored.received_at) == ("mqtt", "2026-09-09T06:00:00.000Z")

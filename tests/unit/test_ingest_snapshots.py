@@ -58,3 +58,12 @@ def test_offsets_commit_past_the_last_record_of_each_partition() -> None:
 def test_the_consumer_group_is_its_own_per_deployment() -> None:
     settings = Settings.model_validate({"kafka": KafkaSettings(ingest_group="gw-ingest-x").model_dump()})
     assert snapshot_group(settings) == "gw-ingest-x-snapshots"
+
+
+def test_a_header_with_a_nul_byte_is_dead_lettered_not_left_to_fail_its_batch() -> None:
+    # PostgreSQL's text cannot hold NUL: stored, the snapshot would fail its batch on every retry.
+    record = good("a-1")
+    record.headers = [(name, b"a-1\x00" if name == "alert_id" else raw) for name, raw in record.headers]
+    record.key = b"a-1\x00"
+    stored, (letter,) = decode_snapshots([record])
+    assert not stored and letter.reason == "unusable snapshot: header(s) alert_id hold a NUL byte"

@@ -21,8 +21,11 @@ def _events(path: Path) -> list[str]:
         '{"kind": "alert", "id": "broken"}',
         "not json at all",
         "",
+        # refused as the live ingest refuses them: a NUL PostgreSQL cannot store, a time beyond the calendar
+        alert_factory("fire", minutes=4, attributes={"zone": "gate\x00"}).model_dump_json(),
+        json.dumps({**alert_factory("fire", minutes=5).model_dump(mode="json"), "observed_at": "0001-01-01T00:00:00+01:00"}),
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe not UTF-8\n")
     return [fire.id]
 
 
@@ -36,6 +39,9 @@ def test_replay_writes_incidents_with_every_member(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "replayed 5 observations (1 duplicates" in err
     assert f"{events}:6: category: Field required" in err and f"{events}:7: not valid JSON" in err
+    assert f"{events}:9: holds \\u0000 (a NUL character)" in err
+    assert f"{events}:10: observed_at: Value error, timestamp out of range" in err
+    assert f"{events}:11: not valid UTF-8 text" in err
 
 
 def test_replay_is_deterministic(tmp_path: Path) -> None:
