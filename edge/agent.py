@@ -117,7 +117,7 @@ class EdgeAgent:
         now = self.clock()
         return {
             "ok": mqtt_ok is not False and self.publisher.running
-            and all(c.worker is None or c.worker.running for c in self.cameras)
+            and all(c.reader.running and (c.worker is None or c.worker.running) for c in self.cameras)
             and not any(c.detectors_error for c in self.cameras),
             "site_id": self.site.site_id,
             "mqtt_connected": mqtt_ok,

@@ -242,6 +242,10 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
         value = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError("not_json", f"payload is {explain(exc)}") from exc
+    except RecursionError as exc:
+        raise PayloadError("not_json", "payload is JSON nested too deeply to read") from exc
+    except ValueError as exc:  # Python's own limits, e.g. an integer of more than 4300 digits
+        raise PayloadError("not_json", f"payload is JSON Python cannot read: {exc}") from exc
     if not isinstance(value, dict):
         raise PayloadError("not_object", f"payload must be a JSON object, got a JSON {_json_kind(value)}")
     return value

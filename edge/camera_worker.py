@@ -155,9 +155,7 @@ class CameraWorker:
                 evidence = self._alerts.evidence(frame, result)
             with self._timed("spool"):
                 for item in evidence:
-                    if item.snapshot is not None:  # first, so the picture is there when the alert is read
-                        self._sink.publish_snapshot(item.snapshot)
-                    self._sink.publish_alert(item.alert)
+                    self._publish(item)
         except Exception:  # noqa: BLE001 - one bad frame must not stop the camera's detection
             self.stats.errors += 1
             self._metrics.camera_worker_errors.labels(camera, "process").inc()
@@ -165,6 +163,21 @@ class CameraWorker:
             return []
         self._count(frame, result, evidence, elapsed[0])
         return evidence
+
+    def _publish(self, item: Evidence) -> None:
+        """The snapshot first, so the picture is there when the alert is read; an alert whose snapshot
+        could not be spooled still goes, without the reference."""
+        alert = item.alert
+        if item.snapshot is not None:
+            try:
+                self._sink.publish_snapshot(item.snapshot)
+            except Exception:  # noqa: BLE001 - the alert matters more than its picture
+                self._metrics.camera_worker_errors.labels(self.camera_id, "snapshot").inc()
+                log.exception("snapshot not spooled; sending the alert without it", camera=self.camera_id,
+                              alert=alert.id)
+                alert = alert.model_copy(update={"attributes": {k: v for k, v in alert.attributes.items()
+                                                                if k != "snapshot"}})
+        self._sink.publish_alert(alert)
 
     def _count(self, frame: Frame, result: FrameResult, evidence: list[Evidence], detect_s: float) -> None:
         self.stats.processed += 1

@@ -109,19 +109,31 @@ class CameraReader:
         with self._lock:
             return ReaderStatus(self._frames, self._dropped, self._failed_reads, self._last_open_at)
 
+    @property
+    def running(self) -> bool:
+        """Whether the reading thread is alive (started and not stopped)."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            capture = self._open()
-            if capture is not None:
-                try:
-                    self._read(capture)
-                finally:
-                    capture.release()
+            try:
+                self._open_and_read()
+            except Exception:  # noqa: BLE001 - the camera is reopened, whatever OpenCV raised
+                self._metrics.camera_errors.labels(self.camera_id).inc()
+                log.exception("camera reader failed; reopening", camera=self.camera_id)
             if not self._stop.is_set():
                 self._metrics.camera_reconnects.labels(self.camera_id).inc()
                 delay = self._delay.next_delay()
                 log.warning("camera unavailable; reopening", camera=self.camera_id, retry_in_s=delay)
                 self._stop.wait(delay)
+
+    def _open_and_read(self) -> None:
+        capture = self._open()
+        if capture is not None:
+            try:
+                self._read(capture)
+            finally:
+                capture.release()
 
     def _open(self) -> cv2.VideoCapture | None:
         if is_network_source(self.source):

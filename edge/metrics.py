@@ -73,3 +73,7 @@ class EdgeMetrics:
             f"{PREFIX}_camera_reconnects_total", "times a camera source was (re)opened after a failure", ["camera"],
             registry=r,
         )
+        self.camera_errors = Counter(
+            f"{PREFIX}_camera_reader_errors_total", "unexpected errors in a camera's reader (it reopens the source)",
+            ["camera"], registry=r,
+        )

@@ -6,13 +6,17 @@ are made again in every ``on_connect`` so they survive a broker restart.
 
 The session is persistent (MQTT 3.1.1 ``clean_session=False`` with a client id fixed per site):
 QoS 1 presses published while the agent restarts are queued by the broker and delivered when it
-comes back, instead of being lost. A message handler that raises is logged and skipped; it never
-kills the network thread.
+comes back, instead of being lost. A message is acknowledged (``manual_ack``) only once its handler
+has returned, that is once a press is in the spool: when the handler raises (the spool's disk full,
+say) the message is tried again twice, then counted (``mqtt_messages_total{outcome="failed"}``),
+logged and left unacknowledged, so the broker delivers it again on the next connection instead of
+forgetting it. A handler that raises never kills the network thread.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as paho
@@ -28,6 +32,8 @@ log = structlog.get_logger(__name__)
 MessageHandler = Callable[[str, bytes], object]
 SUBSCRIBE_QOS = 1
 KEEPALIVE_S = 30
+HANDLER_TRIES = 3
+HANDLER_RETRY_S = 0.2
 
 
 class ButtonSubscriber:
@@ -63,7 +69,8 @@ class ButtonSubscriber:
 
     def _make_client(self, client_id: str) -> paho.Client:
         client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=paho.MQTTv311
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=paho.MQTTv311,
+            manual_ack=True,
         )
         if self._settings.username:
             client.username_pw_set(self._settings.username, self._settings.password)
@@ -100,10 +107,24 @@ class ButtonSubscriber:
             log.warning("MQTT connection lost; reconnecting", reason=str(reason))
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        try:
-            self._handler(message.topic, message.payload)
-        except Exception:  # one bad message must not stop the listener
-            log.exception("failed to handle an MQTT message", topic=message.topic)
+        if self._handled(message):
+            client.ack(message.mid, message.qos)
+            return
+        self._metrics.mqtt_messages.labels("failed").inc()
+        log.error("MQTT message not handled; left unacknowledged for the broker to deliver again on reconnect",
+                  topic=message.topic, mid=message.mid)
+
+    def _handled(self, message: paho.MQTTMessage) -> bool:
+        """Run the handler, trying again briefly; False when it kept raising."""
+        for attempt in range(1, HANDLER_TRIES + 1):
+            try:
+                self._handler(message.topic, message.payload)
+                return True
+            except Exception:  # noqa: BLE001 - one bad message must not stop the listener
+                log.exception("failed to handle an MQTT message", topic=message.topic, attempt=attempt)
+                if attempt < HANDLER_TRIES:
+                    time.sleep(HANDLER_RETRY_S)
+        return False
 
     def _set_connected(self, connected: bool) -> None:
         if connected:

@@ -214,7 +214,10 @@ class Spool:
             yield
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (disk full, I/O): a second ROLLBACK would then
+            # raise "no transaction is active" in place of the real error, and skip the recount.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             self._recount()
             raise
 

@@ -21,7 +21,8 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        delay = min(self.max_s, self.initial_s * 2**self.attempt)
+        # 2**attempt as a float overflows after 1024 failures (8.5 h of a 30 s cap): the exponent stops at 60
+        delay = min(self.max_s, self.initial_s * 2.0 ** min(self.attempt, 60))
         self.attempt += 1
         return delay * random.uniform(1.0 - self.jitter, 1.0) if self.jitter else delay
 

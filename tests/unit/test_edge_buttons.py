@@ -162,6 +162,8 @@ def test_cleared_retained_availability_is_ignored(decoder: ButtonDecoder) -> Non
         (Z2M_TOPIC, b"single", "not_json", "not valid JSON"),
         (Z2M_TOPIC, b'{"action": "single"', "not_json", "not valid JSON"),
         (Z2M_TOPIC, b"\xff\xfe{}", "not_json", "not valid UTF-8"),
+        (Z2M_TOPIC, b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not_json", "nested too deeply"),
+        (Z2M_TOPIC, b'{"battery": ' + b"9" * 5000 + b"}", "not_json", "JSON Python cannot read"),
         (Z2M_TOPIC, b'["single"]', "not_object", "got a JSON array"),
         (Z2M_TOPIC, b'"single"', "not_object", "got a JSON string"),
         (Z2M_TOPIC, b"42", "not_object", "got a JSON number"),

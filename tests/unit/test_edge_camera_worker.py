@@ -121,6 +121,26 @@ def test_a_frame_the_detectors_cannot_take_is_counted_and_the_next_is_processed(
                                              {"camera": "cam-vtest", "stage": "process"}) == 1
 
 
+class NoRoomForPictures(ListSink):
+    """A spool that takes alerts but no snapshot (one bigger than ``spool.max_bytes``, a full disk)."""
+
+    def publish_snapshot(self, snapshot: Snapshot) -> int:
+        raise ValueError("record of 120000 bytes exceeds the spool's max_bytes")
+
+
+def test_an_alert_whose_snapshot_cannot_be_spooled_is_still_sent_without_it(frames: list[Frame],
+                                                                            backend: Backend) -> None:
+    sink, metrics = NoRoomForPictures(), EdgeMetrics()
+    worker = worker_for(CAMERA, sink, metrics, backend)
+    for frame in frames:
+        worker.process(frame)
+    alert = sink.published[0]
+    assert isinstance(alert, Alert) and alert.attributes["phase"] == "start" and "snapshot" not in alert.attributes
+    assert worker.stats.errors == 0 and worker.stats.alerts >= 1
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_worker_errors_total",
+                                             {"camera": "cam-vtest", "stage": "snapshot"}) >= 1
+
+
 def test_a_camera_whose_model_is_missing_keeps_its_reader_and_says_why(tmp_path: Path) -> None:
     def missing(camera: CameraConfig):
         raise ModelError("model centernet-mbv3-coco: /nowhere/centernet.onnx not found (set GRIDWATCH_MODELS_DIR)")

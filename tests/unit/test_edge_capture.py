@@ -85,6 +85,26 @@ def test_missing_source_is_retried_and_yields_no_frames(tmp_path: Path) -> None:
     assert reader.latest() is None
 
 
+def test_an_error_inside_the_reader_reopens_the_camera_instead_of_ending_its_thread(short_video: Path) -> None:
+    metrics, seen, calls = EdgeMetrics(), threading.Event(), []
+
+    def on_frame(cam: str, at: datetime) -> None:
+        calls.append(at)
+        if len(calls) == 1:
+            raise RuntimeError("an OpenCV or callback error nobody expected")
+        seen.set()
+
+    reader = CameraReader(CAMERA, str(short_video), on_frame, metrics, delay=Backoff(initial_s=0.01, max_s=0.02, jitter=0))
+    reader.start()
+    try:
+        assert seen.wait(10), "frames after the error"
+        assert reader.running
+    finally:
+        reader.stop()
+    assert not reader.running
+    assert metrics.registry.get_sample_value("gridwatch_edge_camera_reader_errors_total", {"camera": "cam-1"}) == 1
+
+
 def test_reconnect_delay_doubles_to_its_cap_and_resets() -> None:
     delay = Backoff(initial_s=1, max_s=30, jitter=0)
     assert [delay.next_delay() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]

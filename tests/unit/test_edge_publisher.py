@@ -171,6 +171,12 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert backoff.next_delay() <= 1
 
 
+def test_backoff_stays_at_its_cap_through_a_days_outage() -> None:
+    # 2**attempt overflowed a float after 1024 failures (8.5 h at a 30 s cap) and killed the thread waiting.
+    backoff = Backoff(initial_s=0.5, max_s=30, jitter=0)
+    assert [backoff.next_delay() for _ in range(3000)][-1] == 30
+
+
 def snapshot_factory(alert_id: str = "a-1", size: int = 1000) -> Snapshot:
     return Snapshot(alert_id, "cam-1", "site-1", T0, b"\xff\xd8\xff" + bytes(size - 3))
 

@@ -211,3 +211,18 @@ def test_drop_count_survives_a_restart(tmp_path: Path) -> None:
 )
 def test_one_spool_file_per_site(tmp_path: Path, site_id: str, name: str) -> None:
     assert spool_path(tmp_path, site_id) == tmp_path / name
+
+
+def test_an_append_the_disk_refuses_raises_the_disks_error_and_keeps_the_counts_true(tmp_path: Path) -> None:
+    # SQLite rolls back by itself on a full disk; a second ROLLBACK once hid the error and skipped the
+    # recount, and the bounds then worked from wrong counts.
+    with Spool(tmp_path / "spool.sqlite3", SpoolConfig(max_records=100)) as spool:
+        for i in range(3):
+            spool.append(record(i))
+        pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+        spool._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full: SQLITE_FULL as on a real one
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            for i in range(3, 200):
+                spool.append(record(i, size=2000))
+        (rows,) = spool._db.execute("SELECT COUNT(*) FROM records").fetchone()
+        assert spool.depth() == rows >= 3
