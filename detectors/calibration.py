@@ -27,9 +27,24 @@ class CalibrationConfig(BaseModel):
     @model_validator(mode="after")
     def _not_degenerate(self) -> "CalibrationConfig":
         for name, pts in (("image_points", self.image_points), ("ground_points_m", self.ground_points_m)):
-            if _min_triangle_area(np.asarray(pts, dtype=np.float64)) < 1e-6:
+            p = np.asarray(pts, dtype=np.float64)
+            if not np.isfinite(p).all():
+                raise ValueError(f"{name}: every coordinate must be a finite number")
+            if _min_triangle_area(p) < 1e-6:
                 raise ValueError(f"{name}: three of the four points are on one line; pick a quadrilateral")
+            if not _convex_in_order(p):
+                raise ValueError(f"{name}: the four points, in the order given, do not go around a convex "
+                                 "quadrilateral; list both image_points and ground_points_m in the same order "
+                                 "around the marks (for example clockwise from the nearest left mark)")
         return self
+
+
+def _convex_in_order(p: np.ndarray) -> bool:
+    """Whether the points, taken in order, go around a convex polygon (either way round). Two marks
+    listed in swapped order cross the quadrilateral, and the homography then bends the ground."""
+    edges = np.roll(p, -1, axis=0) - p
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    return bool((turns > 0).all() or (turns < 0).all())
 
 
 def _min_triangle_area(p: np.ndarray) -> float:

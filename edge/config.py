@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely import Polygon
+from shapely.validation import explain_validity
 
 from detectors.config import CameraDetectorsConfig
 from detectors.crowd import CrowdZoneConfig
@@ -74,6 +77,22 @@ class ZoneConfig(ConfigModel):
         description="no-parking rule (dwell limit, time-of-day limits); zones of kind no_parking and fire_lane "
         "are watched with the defaults when this is left out",
     )
+
+    @field_validator("polygon")
+    @classmethod
+    def _a_proper_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Finite pixels around an area, its edges not crossing (a zone nothing can be inside, or a
+        bow-tie whose inside depends on the point test, is a mistake to name at load)."""
+        if not all(math.isfinite(v) for point in points for v in point):
+            raise ValueError("every coordinate must be a finite number of pixels")
+        shape = Polygon(points)
+        if shape.convex_hull.area <= 0:
+            raise ValueError("the points enclose no area (all on one line, or repeated); draw at least 3 corners "
+                             "around the place")
+        if not shape.is_valid:
+            raise ValueError(f"the polygon's edges cross ({explain_validity(shape)}); list the corners in order "
+                             "around the place")
+        return points
 
 
 class CameraHealthConfig(ConfigModel):

@@ -40,6 +40,9 @@ class UltralyticsConfig(BackendConfigBase):
         if self.also_mirrored and self.own_tracker:
             raise ValueError("also_mirrored runs the model twice per view, which ultralytics' own tracker cannot "
                              "follow: set own_tracker: false (the pipeline's ByteTrack then assigns track ids)")
+        if self.own_tracker and (self.tiles > 1 or self.tile_grid is not None):
+            raise ValueError("tiles run the model once per tile, and ultralytics' own tracker would take each tile "
+                             "for a frame: set own_tracker: false (the pipeline's ByteTrack then assigns track ids)")
         if self.also_mirrored and self.mirror:
             raise ValueError("mirror and also_mirrored both set: mirror shows only the mirrored frame, "
                              "also_mirrored shows both; keep one")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -72,6 +72,19 @@ def test_ground_plane_maps_reference_points_to_metres() -> None:
     near = ground.distance_m(np.array([[260, 400]]), np.array([[340, 400]]))[0]
     far = ground.distance_m(np.array([[260, 200]]), np.array([[340, 200]]))[0]
     assert far > near * 1.4
+
+
+def test_calibration_points_listed_in_different_orders_are_refused() -> None:
+    # Two ground marks swapped: the homography bent the ground (a 20 px step read 0.4 m near and 3.6 m far).
+    image = [(0, 400), (600, 400), (500, 100), (100, 100)]
+    CalibrationConfig(image_points=image, ground_points_m=[(0, 0), (12, 0), (12, 30), (0, 30)])
+    with pytest.raises(ValidationError, match="ground_points_m: the four points, in the order given, do not go around"):
+        CalibrationConfig(image_points=image, ground_points_m=[(0, 0), (12, 0), (0, 30), (12, 30)])
+
+
+def test_an_empty_time_of_day_window_is_refused() -> None:
+    with pytest.raises(ValidationError, match="start and end are both 08:00, a window of no time"):
+        TimeWindowLimit(start="08:00", end="08:00", limit_s=30)
 
 
 def test_collinear_calibration_is_refused() -> None:
@@ -228,9 +241,40 @@ def test_moving_vehicle_is_not_parked() -> None:
     assert feed(parking_rule(max_move_px=10), frames) == []
 
 
-def test_leaving_the_zone_ends_the_alert() -> None:
-    frames = [car()] * 11 + [car(box=(130, 20, 170, 60))]
-    assert [d.phase for d in feed(parking_rule(), frames)] == ["start", "end"]
+def test_leaving_the_zone_ends_the_alert_once_it_has_been_gone_for_leave_s() -> None:
+    frames = [car()] * 11 + [car(box=(130, 20, 170, 60))] * 5
+    assert [(d.phase, d.t) for d in feed(parking_rule(leave_s=3), frames)] == [("start", 10), ("end", 14)]
+
+
+@pytest.mark.parametrize("jump", [(30, 20, 70, 101), (80, 20, 120, 60)])  # across the zone's edge; 50 px away
+def test_one_jumpy_box_neither_ends_the_alert_nor_restarts_the_clock(jump: tuple[float, ...]) -> None:
+    for at in (5, 12):  # before the limit, and with the alert on
+        frames = [car()] * at + [car(box=jump)] + [car()] * (20 - at)
+        decisions = feed(parking_rule(leave_s=3, max_move_px=30), frames)
+        assert [(d.phase, d.t, d.episode) for d in decisions] == [
+            ("start", 10, "illegal_parking/sq/1"), ("update", 14, "illegal_parking/sq/1"),
+            ("update", 18, "illegal_parking/sq/1")], at
+
+
+def test_a_vehicle_driving_past_in_front_does_not_take_the_parked_ones_place() -> None:
+    # The van (track 7) drives by on the road in front of the parked car (track 1), its wheels outside
+    # the zone, and hides the car for three frames; its box overlaps the car's, but it was tracked
+    # before and does not stand where the car stands. (It once took the car's place: the alert ended.)
+    frames = []
+    for i in range(20):
+        boxes, tids = [], []
+        if 8 <= i <= 16:
+            x = -30 + 15 * (i - 8)
+            boxes.append((x, 15, x + 50, 110))
+            tids.append(7)
+        if not 10 <= i <= 12:
+            boxes.append(VAN)
+            tids.append(1)
+        frames.append(dets_factory(boxes, cls=CAR, conf=0.8, tids=tids) if boxes else Detections.empty(COCO80))
+    decisions = feed(parking_rule(max_move_px=40), frames)
+    assert [(d.phase, d.t, d.attributes["track_ids"]) for d in decisions] == [
+        ("start", 10, [1]), ("update", 14, [1]), ("update", 18, [1])]
+    assert all(tuple(d.boxes[0]) == VAN for d in decisions)
 
 
 def test_time_of_day_limit() -> None:
@@ -243,6 +287,16 @@ def test_time_of_day_limit() -> None:
     rule = parking_rule(limit_s=100, schedule=[night])
     (d,) = [d for i in range(6) for d in rule.update(car(), float(i), at(23))]
     assert d.t == 3 and d.attributes["limit_s"] == 3
+
+
+def test_an_alert_outlives_the_time_of_day_window_that_started_it() -> None:
+    # Over the night limit at 05:59:53; at 06:00 the day limit (100 s) applies, but the car is still there.
+    night = TimeWindowLimit(start="22:00", end="06:00", limit_s=3)
+    rule = parking_rule(limit_s=100, schedule=[night])
+    dawn = datetime(2026, 1, 1, 5, 59, 50)
+    decisions = [d for i in range(20) for d in rule.update(car(), float(i), dawn + timedelta(seconds=i))]
+    assert [(d.phase, d.t) for d in decisions] == [("start", 3), ("update", 7), ("update", 11), ("update", 15),
+                                                   ("update", 19)]
 
 
 def test_car_and_truck_boxes_on_one_vehicle_give_one_alert() -> None:

@@ -103,6 +103,9 @@ def test_ultralytics_cannot_track_a_frame_it_is_shown_twice() -> None:
         UltralyticsConfig(model="x.pt", also_mirrored=True, own_tracker=True)
     with pytest.raises(ValidationError, match="keep one"):
         UltralyticsConfig(model="x.pt", also_mirrored=True, mirror=True)
+    for tiling in ({"tiles": 2}, {"tile_grid": (2, 1)}):  # one inference per tile: each a "frame" to it
+        with pytest.raises(ValidationError, match="tiles run the model once per tile"):
+            UltralyticsConfig(model="x.pt", own_tracker=True, **tiling)
 
 
 def test_tiles_cannot_be_combined_with_a_grid_or_letterbox() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from edge.config import SiteConfig, offline_after
+from edge.config import CameraConfig, SiteConfig, offline_after
 
 BUTTON = {"id": "btn-1", "topic": "z/btn-1", "payload": "zigbee2mqtt", "lat": 37.86, "lon": 112.55}
 CAMERA = {"id": "cam-1", "source": "rtsp://cam", "lat": 37.86, "lon": 112.55}
@@ -32,3 +32,18 @@ def test_spool_bounds_have_defaults_and_reject_typos() -> None:
     assert site().spool.max_records == 1_000_000
     with pytest.raises(ValidationError, match="max_record"):
         site(spool={"max_record": 10})
+
+
+@pytest.mark.parametrize(("polygon", "says"), [
+    ([[0, 0], [50, 50], [100, 100]], "enclose no area"),
+    ([[0, 0], [0, 0], [0, 0]], "enclose no area"),
+    ([[0, 0], [100, 100], [100, 0], [0, 100]], "edges cross"),  # a bow-tie
+    ([[0, 0], [float("nan"), 0], [100, 100]], "finite number"),
+])
+def test_a_zone_polygon_that_cannot_hold_a_place_is_refused_naming_the_zone(polygon: list, says: str) -> None:
+    camera = {"id": "cam-1", "source": "rtsp://cam", "lat": 37.86, "lon": 112.55,
+              "zones": [{"id": "np", "kind": "no_parking", "polygon": polygon}]}
+    with pytest.raises(ValidationError) as caught:
+        CameraConfig.model_validate(camera)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("zones", 0, "polygon") and says in error["msg"]
