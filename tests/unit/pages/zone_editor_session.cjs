@@ -36,12 +36,18 @@ const dom = new JSDOM(fs.readFileSync(process.argv[2], "utf8"), {
 const { document } = dom.window;
 const canvas = document.getElementById("picture");
 const tick = () => new Promise(resolve => setTimeout(resolve, 20));
+// Wait for the page rather than for a fixed time: on a loaded machine its fetch and picture take longer.
+const until = async (ready, what) => {
+  for (const deadline = Date.now() + 10000; !ready(); await tick()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+};
 const mouse = (type, x, y) => canvas.dispatchEvent(new dom.window.MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
 const click = (x, y) => { mouse("mousedown", x, y); mouse("mouseup", x, y); mouse("click", x, y); };
 const listed = () => [...document.querySelectorAll("#zones li")].map(li => li.textContent);
 
 (async () => {
-  await tick();
+  await until(() => listed().length > 0, "the saved zones to be listed");
   const result = { canvas: [canvas.width, canvas.height], listed_at_start: listed() };
   mouse("mousedown", 100, 30); mouse("mousemove", 105, 35); mouse("mouseup", 105, 35); mouse("click", 105, 35);
   result.points_after_drag = Number(document.getElementById("points").textContent);
@@ -52,10 +58,10 @@ const listed = () => [...document.querySelectorAll("#zones li")].map(li => li.te
   document.getElementById("finish").click();
   result.listed_after_finish = listed();
   document.getElementById("save").click();
-  await tick();
+  await until(() => document.querySelectorAll("#problems li").length > 0, "the save's problems to be shown");
   result.requests = requests;
   result.problems_shown = [...document.querySelectorAll("#problems li")].map(li => li.textContent);
   result.yaml_shown = document.getElementById("yaml").textContent;
   result.alerts = alerts;
   console.log(JSON.stringify(result));
-})();
+})().catch(error => { console.error(error); process.exit(1); });
