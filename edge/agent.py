@@ -125,6 +125,7 @@ class EdgeAgent:
             "spool_depth": self.spool.depth(),
             "spool_oldest_age_s": round(self.spool.oldest_age_s(), 1),
             "spool_dropped_total": self.spool.dropped_total(),
+            "spool_set_aside": str(self.spool.set_aside) if self.spool.set_aside else None,  # unreadable at start
             "devices_online": self.tracker.status(),
             "cameras": {c.camera.id: c.status(now) for c in self.cameras},
         }

@@ -37,6 +37,9 @@ Battery = float | None
 # A button cannot press in the future; beyond this skew its clock is wrong, and the receive time is
 # used instead. An alarm is never rejected for a clock fault: someone may be at the gate.
 MAX_CLOCK_AHEAD = timedelta(seconds=60)
+# A press the broker queued while the agent was down arrives late, by hours at most; one stamped more
+# than a day before it arrived comes from a clock that was reset (a battery swap: 1970, 2000).
+MAX_CLOCK_BEHIND = timedelta(hours=24)
 
 
 def new_alert_id() -> str:
@@ -263,6 +266,9 @@ def _press_time(pressed_at: datetime | None, received_at: datetime) -> tuple[dat
     if pressed_at > received_at + MAX_CLOCK_AHEAD:
         ahead = (pressed_at - received_at).total_seconds()
         return received_at, {"pressed_at_reported": format_time(pressed_at), "clock_ahead_s": ahead}
+    if pressed_at < received_at - MAX_CLOCK_BEHIND:
+        behind = (received_at - pressed_at).total_seconds()
+        return received_at, {"pressed_at_reported": format_time(pressed_at), "clock_behind_s": behind}
     return pressed_at, {}
 
 

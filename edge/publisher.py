@@ -157,11 +157,16 @@ class Publisher:
             return 0
         producer = self._ensure_producer()
         pending, refused = [], []
+        blocked: dict[str, KafkaError] = {}  # topics whose send failed: their later records wait, in order
         for item in batch:
+            if item.record.topic in blocked:
+                continue
             try:
                 pending.append((item, self._send(producer, item)))
             except UNSENDABLE as exc:
                 refused.append((item, exc))
+            except KafkaError as exc:  # no metadata for its topic, say: the other topics' records still go
+                blocked[item.record.topic] = exc
         self._await(producer)
         confirmed = [item for item, future in pending if future.succeeded()]
         refused += [(item, f.exception) for item, f in pending if f.failed() and isinstance(f.exception, UNSENDABLE)]
@@ -170,6 +175,7 @@ class Publisher:
         unresolved = len(batch) - len(confirmed) - len(refused)
         if unresolved and not self._stop.is_set():
             errors = [repr(f.exception) for _, f in pending if f.failed() and not isinstance(f.exception, UNSENDABLE)]
+            errors += [f"{topic}: {exc!r}" for topic, exc in blocked.items()]
             raise DeliveryError(f"{unresolved} of {len(batch)} records unconfirmed: {errors[:1] or 'timed out'}")
         self._set_reachable(True)
         return len(confirmed)

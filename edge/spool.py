@@ -14,6 +14,8 @@ the record is sent again and the ingest drops the duplicate by id.
 
 The spool is bounded (records, bytes, age). When a bound is hit the oldest records go first, and
 every drop is counted (in the file, so the count survives restarts) and reported to ``on_drop``.
+A file SQLite cannot read at start (a damaged SD card) is set aside as ``*.corrupt-<time>`` for
+someone to look at, and an empty spool starts: the site's buttons keep working.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from edge.config import SpoolConfig
+
+log = structlog.get_logger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -120,11 +126,30 @@ class Spool:
         self.limits = limits
         self.on_drop = on_drop
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self.set_aside: Path | None = None  # where a file SQLite could not read was moved, at start
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:  # a damaged card or disk: the buttons must work without it
+            self.set_aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if part.exists():
+                    part.rename(self.set_aside.with_name(self.set_aside.name + part.name[len(path.name):]))
+            log.error("spool file unreadable; set aside, starting an empty spool", error=str(exc),
+                      set_aside=str(self.set_aside))
+            self._db = self._open(path)
         self._count, self._bytes = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM records").fetchone()
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:

@@ -92,6 +92,18 @@ def test_gridwatch_press_without_pressed_at_uses_receive_time(decoder: ButtonDec
     assert outcome.alert.attributes["battery"] is None
 
 
+@pytest.mark.parametrize(("pressed_at", "observed"), [
+    ("1970-01-01T00:00:00Z", T0),  # a clock reset by a battery swap
+    ((T0 - timedelta(hours=3)).isoformat(), T0 - timedelta(hours=3)),  # queued by the broker while the agent was down
+])
+def test_press_stamped_long_before_it_arrived_is_kept_at_receive_time(decoder: ButtonDecoder, pressed_at: str,
+                                                                      observed: datetime) -> None:
+    payload = f'{{"event": "press", "press": "single", "pressed_at": "{pressed_at}"}}'.encode()
+    outcome = decode(decoder, GW_TOPIC, payload)
+    assert isinstance(outcome, ButtonPress) and outcome.alert.observed_at == observed
+    assert ("clock_behind_s" in outcome.alert.attributes) == (observed == T0)
+
+
 def test_press_from_a_button_whose_clock_runs_ahead_is_kept_at_receive_time(decoder: ButtonDecoder) -> None:
     ahead = (T0 + timedelta(hours=1)).isoformat()
     outcome = decode(decoder, GW_TOPIC, f'{{"event": "press", "press": "single", "pressed_at": "{ahead}"}}'.encode())

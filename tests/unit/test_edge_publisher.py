@@ -238,3 +238,20 @@ def test_a_drain_batch_is_bounded_in_bytes_but_never_empty(spool: Spool) -> None
 def test_unusable_snapshot_messages_are_named(key: bytes, value: bytes | None, headers: list, problem: str) -> None:
     with pytest.raises(SnapshotError, match=re.escape(problem)):
         Snapshot.from_message(key, value, headers)
+
+
+def test_a_topic_kafka_cannot_take_now_holds_back_only_its_own_records(spool: Spool) -> None:
+    # No metadata for the deadletter topic (not created yet): its record and the ones behind it on that
+    # topic wait in order; the alerts around it go, each sent once, and are acked.
+    letter = DeadLetter("mqtt", "not JSON", "garbage").to_json()
+    producer = FakeProducer(refuse={letter: KafkaTimeoutError("Failed to update metadata after 5.0 secs.")})
+    publisher, _ = publisher_with(spool, producer)
+    spool.append(SpoolRecord("gridwatch.alerts", b"btn", b"v0", "a-0"))
+    spool.append(SpoolRecord("gridwatch.deadletter", None, letter, "d-1"))
+    spool.append(SpoolRecord("gridwatch.deadletter", None, b"second letter", "d-2"))
+    spool.append(SpoolRecord("gridwatch.alerts", b"btn", b"v1", "a-1"))
+    for _ in range(2):
+        with pytest.raises(DeliveryError, match="gridwatch.deadletter: KafkaTimeoutError"):
+            publisher.drain_once()
+    assert [value for topic, _, value, _ in producer.sent] == [b"v0", b"v1"]  # once each, the second letter held
+    assert [item.record.record_id for item in spool.peek(10)] == ["d-1", "d-2"]

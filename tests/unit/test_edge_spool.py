@@ -226,3 +226,15 @@ def test_an_append_the_disk_refuses_raises_the_disks_error_and_keeps_the_counts_
                 spool.append(record(i, size=2000))
         (rows,) = spool._db.execute("SELECT COUNT(*) FROM records").fetchone()
         assert spool.depth() == rows >= 3
+
+
+def test_a_spool_file_sqlite_cannot_read_is_set_aside_and_an_empty_spool_starts(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    path.write_bytes(b"this was a spool until the SD card failed" * 100)
+    with Spool(path) as spool:
+        assert spool.set_aside is not None and spool.set_aside.read_bytes().startswith(b"this was a spool")
+        assert spool.set_aside.name.startswith("spool.sqlite3.corrupt-")
+        spool.append(record(1))
+        assert spool.depth() == 1
+    with Spool(path) as spool:  # the new file is a good one
+        assert spool.set_aside is None and spool.depth() == 1
