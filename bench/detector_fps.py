@@ -100,7 +100,7 @@ def timed_frames(video: Path, limit: int | None, run: Run) -> Iterator[TimedFram
     """``gridwatch detect``'s sampled frames, with the time spent reading each one recorded as decode."""
     capture = open_capture(str(video))
     try:
-        frames = file_frames(capture, EVERY_S, EPOCH, DetectSummary())
+        frames = file_frames(capture, EVERY_S, EPOCH, DetectSummary(), local=lambda at: at)
         while limit is None or run.frames < limit:
             w0, c0 = clocks()
             item = next(frames, None)

@@ -108,6 +108,7 @@ class CameraWorker:
     def __init__(self, camera: CameraConfig, reader: CameraReader, pipeline: CameraDetectors, alerts: CameraAlerts,
                  sink: AlertSink, metrics: EdgeMetrics, every_s: float) -> None:
         self.camera_id = camera.id
+        self._local_time = camera.local_time
         self.every_s = every_s
         self._reader = reader
         self._pipeline = pipeline
@@ -147,7 +148,7 @@ class CameraWorker:
         camera = self.camera_id
         self._observe("frame_age", (datetime.now(frame.at.tzinfo) - frame.at).total_seconds())
         self._origin = self._origin or frame.at
-        timed = TimedFrame(frame.image, (frame.at - self._origin).total_seconds(), wall=frame.at.astimezone())
+        timed = TimedFrame(frame.image, (frame.at - self._origin).total_seconds(), wall=self._local_time(frame.at))
         try:
             with self._timed("detect") as elapsed:
                 result = self._pipeline.process(timed)

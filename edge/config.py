@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -143,6 +145,27 @@ class CameraConfig(ConfigModel):
         900_000, ge=20_000, le=1_000_000, description="largest evidence JPEG sent to Kafka (its default message "
         "limit is 1 MB); bigger pictures are re-encoded at lower quality, then smaller"
     )
+    timezone: str | None = Field(
+        None, description="IANA time zone the zones' time-of-day parking limits are in, e.g. Asia/Shanghai; "
+        "the edge machine's own zone when left out (a container's is often UTC)"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from None
+        return name
+
+    def local_time(self, at: datetime) -> datetime:
+        """``at`` on the clock the zones' time-of-day limits are written in."""
+        return at.astimezone(ZoneInfo(self.timezone) if self.timezone else None)
+
+    def has_schedules(self) -> bool:
+        return any(z.parking is not None and z.parking.schedule for z in self.zones)
 
     @model_validator(mode="after")
     def _verify(self) -> "CameraConfig":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +50,9 @@ class DetectOptions:
     snapshots: Path | None = None
 
 
+LocalTime = Callable[[datetime], datetime]  # a frame's time on the clock of the zones' time-of-day limits
+
+
 @dataclass
 class DetectSummary:
     frames_read: int = 0
@@ -87,7 +90,8 @@ def open_capture(source: str) -> cv2.VideoCapture:
     return capture
 
 
-def file_frames(capture: cv2.VideoCapture, every_s: float, start: datetime, summary: DetectSummary
+def file_frames(capture: cv2.VideoCapture, every_s: float, start: datetime, summary: DetectSummary,
+                local: LocalTime
                 ) -> Iterator[tuple[TimedFrame, datetime]]:
     """Every frame at or past the next sampling instant, timed by index / fps (not by the CPU)."""
     fps = capture.get(cv2.CAP_PROP_FPS)
@@ -104,10 +108,10 @@ def file_frames(capture: cv2.VideoCapture, every_s: float, start: datetime, summ
             break
         next_t += every_s * max(1, int((t - next_t + 1e-6) // every_s) + 1)
         at = video_time(start, t)
-        yield TimedFrame(image, t, wall=at), at
+        yield TimedFrame(image, t, wall=local(at)), at
 
 
-def live_frames(capture: cv2.VideoCapture, every_s: float, summary: DetectSummary
+def live_frames(capture: cv2.VideoCapture, every_s: float, summary: DetectSummary, local: LocalTime
                 ) -> Iterator[tuple[TimedFrame, datetime]]:
     """A stream's newest frames, one per ``every_s`` of wall time, stamped with the wall clock."""
     t0, next_t = time.monotonic(), 0.0
@@ -121,7 +125,7 @@ def live_frames(capture: cv2.VideoCapture, every_s: float, summary: DetectSummar
             continue
         next_t = t + every_s
         now = datetime.now(timezone.utc)
-        yield TimedFrame(image, t, wall=now.astimezone()), now
+        yield TimedFrame(image, t, wall=local(now)), now
 
 
 def headline(decision: AlertDecision) -> str:
@@ -216,8 +220,11 @@ def run_detect(camera: CameraConfig, options: DetectOptions) -> DetectSummary:
     pipeline = CameraDetectors.build(config, rules)
     summary, began = DetectSummary(), time.perf_counter()
     capture = open_capture(options.source)
-    frames = (live_frames(capture, every_s, summary) if live
-              else file_frames(capture, every_s, options.start or EPOCH, summary))
+    if not live and options.start is None and camera.has_schedules():
+        print("gridwatch detect: the camera's time-of-day limits apply to the video's own clock from "
+              f"{EPOCH:%Y-%m-%d %H:%M} UTC; pass --start with the time it was recorded", file=sys.stderr)
+    frames = (live_frames(capture, every_s, summary, camera.local_time) if live
+              else file_frames(capture, every_s, options.start or EPOCH, summary, camera.local_time))
     with ExitStack() as stack:
         stack.callback(capture.release)
         options.output.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -47,3 +48,33 @@ def test_a_zone_polygon_that_cannot_hold_a_place_is_refused_naming_the_zone(poly
         CameraConfig.model_validate(camera)
     (error,) = caught.value.errors()
     assert error["loc"] == ("zones", 0, "polygon") and says in error["msg"]
+
+
+def test_a_cameras_time_zone_puts_frames_on_the_clock_of_its_time_of_day_limits() -> None:
+    at = datetime(2026, 1, 1, 14, 0, tzinfo=timezone.utc)
+    shanghai = CameraConfig.model_validate({**CAMERA, "timezone": "Asia/Shanghai"})
+    assert shanghai.local_time(at).strftime("%H:%M %Z") == "22:00 CST"  # inside a 22:00-06:00 night window
+    assert CameraConfig.model_validate(CAMERA).local_time(at) == at.astimezone()  # the machine's own zone
+
+
+def test_an_unknown_time_zone_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'China/Beijing'; use an IANA name such as Asia/Shanghai"):
+        CameraConfig.model_validate({**CAMERA, "timezone": "China/Beijing"})
+
+
+def test_detect_stamps_file_frames_on_the_cameras_clock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+    import numpy as np
+
+    from edge.detect import DetectSummary, file_frames
+
+    video = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 2, (32, 24))
+    for _ in range(4):
+        writer.write(np.zeros((24, 32, 3), np.uint8))
+    writer.release()
+    camera = CameraConfig.model_validate({**CAMERA, "timezone": "Asia/Shanghai"})
+    start = datetime(2026, 1, 1, 14, 0, tzinfo=timezone.utc)
+    frames = list(file_frames(cv2.VideoCapture(str(video)), 1.0, start, DetectSummary(), camera.local_time))
+    assert [(f.wall.strftime("%H:%M:%S"), at) for f, at in frames] == [
+        ("22:00:00", start), ("22:00:01", start + timedelta(seconds=1))]
