@@ -239,6 +239,14 @@ def live_incidents(result: BatchResult) -> list[Incident]:
 
 # When ``old`` was escalated higher than ``new``, ``new`` takes its level, the time of that escalation
 # (the clock of the level) and the risk raised to that level (never below ``old``'s).
+# A renamed incident is inserted anew (created_at now): its escalation clocks must run from the raise of
+# the one it takes over, and a reopening of either still counts.
+TAKE_OVER_CLOCKS = """
+UPDATE incidents n SET created_at = least(n.created_at, o.created_at), reopened_at = greatest(n.reopened_at, o.reopened_at)
+  FROM incidents o
+ WHERE n.id = %(new)s AND o.id = %(old)s
+"""
+
 TAKE_OVER_LEVEL = f"""
 UPDATE incidents n SET level = o.level, escalated_at = o.escalated_at, updated_at = now(),
        risk = ({RISKS})[greatest(array_position({RISKS}, o.risk),
@@ -252,7 +260,8 @@ RETURNING n.level
 
 def merge_incident(cur: Cursor, old: str, new: str) -> None:
     """``old`` lives on as ``new`` (which already holds all its members): mark it, say so, and keep
-    the higher escalation of the two on ``new``."""
+    on ``new`` the higher escalation of the two, the earlier raise (the escalation clocks run from
+    it) and the dispatchers' and escalations' entries of ``old``'s history (who assigned it, to whom)."""
     cur.execute("UPDATE incidents SET merged_into = %s, updated_at = now() WHERE id = %s AND merged_into IS DISTINCT FROM %s "
                 "RETURNING status", (new, old, new))
     row = cur.fetchone()
@@ -260,16 +269,19 @@ def merge_incident(cur: Cursor, old: str, new: str) -> None:
         return
     cur.execute(TAKE_OVER_LEVEL, {"old": old, "new": new})
     taken = cur.fetchone()
+    cur.execute(TAKE_OVER_CLOCKS, {"old": old, "new": new})
     kept = f"; kept its {taken[0]} level" if taken is not None else ""
     at = datetime.now(timezone.utc)
     stage(cur)
+    carried = [(new, e.model_copy(update={"reason": f"{e.reason} (on {old}, before the merge)"}))
+               for e in _histories(cur, [old])[old] if e.actor != "engine"]
     _append_history(cur, [(old, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
                                              reason=f"merged into {new}: the same event")),
+                          *carried,
                           (new, HistoryEntry(at=at, actor="engine", action="merge", status=row[0],
                                              reason=f"took over {old}: the same event{kept}"))])
     _queue(cur, old)
-    if taken is not None:
-        _queue(cur, new)
+    _queue(cur, new)
 
 
 def reopen_incident(cur: Cursor, incident_id: str) -> None:

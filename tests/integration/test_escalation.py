@@ -187,6 +187,31 @@ def test_a_merge_keeps_the_escalation_of_the_incident_merged_away(
     assert stepped[renamed] == "street" and waiting not in stepped
 
 
+def test_a_merge_keeps_the_raise_time_and_the_dispatchers_history_of_the_incident_merged_away(
+        database_url: str, conn: psycopg.Connection, grid_index: GridIndex) -> None:
+    url = database_url
+    engine, waiting, _ = two_parking_incidents(url, grid_index)
+    sql(url, "UPDATE incidents SET created_at = created_at - interval '30 minutes' WHERE id = %s", (waiting,))
+    raised = raised_at(url, waiting)
+    assign(url, waiting)
+    engine.sync_status({waiting: "assigned"})  # as the ingest does before each batch
+
+    rendered = ingest(url, engine, [alert_factory("parking", type="illegal_parking", confidence=0.97, minutes=-5,
+                                                  attributes={"track_id": "cam-1:1"})])
+
+    (renamed,) = [i.id for i in rendered]
+    assert raised_at(url, renamed) == raised, "the escalation clocks run from the first raise, not the merge"
+    assert row(url, renamed)[0] == "assigned"
+    entries = history(url, renamed)
+    assert ("d-007", "assign", "assigned", f"assigned to w-017: on it (on {waiting}, before the merge)") in entries
+    assert entries[-1][3] == f"took over {waiting}: the same event"
+    published = Incident.model_validate(outbox(url, renamed)[-1])
+    assert any(h.actor == "d-007" and h.action == "assign" for h in published.history)
+    # acknowledged (assigned) 30 minutes ago: the 10-minute handle limit has passed, counted from the raise
+    stepped = {e.incident_id for e in run_escalations(conn, TINY, raised + 11 * MINUTE)}
+    assert renamed in stepped
+
+
 def test_new_evidence_that_does_not_raise_risk_leaves_the_escalated_risk(
         database_url: str, conn: psycopg.Connection, grid_index: GridIndex) -> None:
     url = database_url
