@@ -33,7 +33,7 @@ from gridwatch.settings import Settings
 from ingest import store
 from ingest.dbconn import reset_connection
 from ingest.decode import DecodedBatch, decode_records
-from ingest.engine import EngineConfig, IncidentEngine
+from ingest.engine import BatchResult, EngineConfig, IncidentEngine
 from ingest.grids import GridAssignment, GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
 from ingest.linkmirror import LinkMirror
@@ -109,6 +109,16 @@ def new_observations(observations: list[Observation], grids: list[GridAssignment
             fresh.append((observation, grid))
             fresh_texts.append(text)
     return fresh, fresh_texts
+
+
+def not_repeated(fresh: list[tuple[Observation, GridAssignment]], texts: list[str | None], result: BatchResult
+                 ) -> tuple[list[tuple[Observation, GridAssignment]], list[str | None]]:
+    """Leave out what the engine took for a repeat of an id it has seen (a re-sent alert stamped with
+    another time is a new row to the table's (id, time) key, but the same alert to the engine)."""
+    kept = [i for i, outcome in enumerate(result.outcomes) if not outcome.duplicate]
+    if len(kept) == len(fresh):
+        return fresh, texts
+    return [fresh[i] for i in kept], [texts[i] for i in kept]
 
 
 class IngestWorker:
@@ -277,10 +287,11 @@ class IngestWorker:
             if in_flight is not None:
                 stored |= in_flight.keys()
             fresh, texts = new_observations(observations, grids, batch.texts, stored)
-            self.metrics.duplicates.inc(len(observations) - len(fresh))
         with stages.stage("engine"):
             self.engine.sync_status(statuses)
             result = self.engine.process_batch([o for o, _ in fresh], [g for _, g in fresh])
+        fresh, texts = not_repeated(fresh, texts, result)
+        self.metrics.duplicates.inc(len(observations) - len(fresh))
         links = self.links.changed(store.live_incidents(result))
         # Taken as stored now, so the next batch does not write them again; a failed write
         # empties the mirror (``recover``).

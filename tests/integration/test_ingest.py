@@ -74,6 +74,21 @@ def test_same_alert_sent_twice_is_stored_once(settings: Settings) -> None:
     assert query(url, "SELECT alert_ids FROM incidents") == [([alarm.id],)]
 
 
+def test_an_alert_id_sent_again_with_another_time_is_stored_once(settings: Settings) -> None:
+    # The alerts table's key is (id, observed_at), the engine's dedupe is by id: the row once came twice.
+    alarm = alert_factory("alarm", type="alarm_button")
+    again = alarm.model_copy(update={"observed_at": alarm.observed_at + timedelta(seconds=1)})
+    produce(settings, settings.kafka.topics.alerts, _as_messages([alarm]))
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        url = settings.database.url
+        wait_until(lambda: query(url, "SELECT 1 FROM incidents"), what="the incident")
+        produce(settings, settings.kafka.topics.alerts, _as_messages([again]))
+        wait_until(lambda: worker.metrics.messages.labels(settings.kafka.topics.alerts)._value.get() >= 2,
+                   what="the second copy consumed")
+        wait_until(lambda: worker.metrics.duplicates._value.get() >= 1, what="the copy counted as a duplicate")
+    assert query(url, "SELECT observed_at FROM alerts WHERE id = %s", (alarm.id,)) == [(alarm.observed_at,)]
+
+
 def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(settings: Settings) -> None:
     topics = settings.kafka.topics
     good = alert_factory("alarm")
