@@ -2,10 +2,10 @@
 
 Pure: detections, frame time and (for time-of-day limits) local wall time in, decisions out.
 A vehicle is remembered as a ``ParkedVehicle`` record, matched each frame by track id and, failing
-that, by overlap with where it was last seen, if the box stands where the vehicle stood and its track
-is new (a tracker's new id for the same vehicle comes with its first box); so the dwell clock survives a pedestrian walking in front of it, a missed
-detection, or the tracker giving it a new id, and a van driving past in front does not take its
-place. A record seen more than ``max_move`` from where its clock started, or outside the zone, for
+that, by overlap with where it was last seen, if the box stands where the vehicle stood and its
+track is new (a tracker's new id for the same vehicle comes with its first box); so the dwell clock
+survives a pedestrian walking in front of it, a missed detection, or the tracker giving it a new
+id, and a van driving past in front does not take its place. A record seen more than ``max_move`` from where its clock started, or outside the zone, for
 ``leave_s`` restarts its clock or leaves (it is driving, not parked; one jumpy box is neither).
 One record gives one alert (start, updates, end), whatever the frame rate; once over its limit it
 stays over while the clock runs (a time-of-day window closing does not end it); the alert ends when
