@@ -32,10 +32,11 @@ from gridwatch.kafka import next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from ingest import store
 from ingest.dbconn import reset_connection
-from ingest.decode import DecodedBatch, decode_records
+from ingest.decode import DecodedBatch, decode_records, reject
 from ingest.engine import BatchResult, EngineConfig, IncidentEngine
 from ingest.grids import GridAssignment, GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
+from ingest.isolation import Isolation, caused_by_data
 from ingest.linkmirror import LinkMirror
 from ingest.stages import StageClock
 from ingest.store import ObservationKey, observation_key
@@ -139,6 +140,7 @@ class IngestWorker:
         self._ahead: Polled | None = None
         self._statuses_at: datetime | None = None
         self._recovering = False
+        self.isolation = Isolation(span=2 * settings.ingest.batch_max)
         self.engine = self._restore_engine()
         # Opened once the engine is rebuilt, so a failed start leaves no connection or thread behind.
         self.writer = BatchWriter(settings.database.url, metrics.stages, self._committed)
@@ -194,6 +196,8 @@ class IngestWorker:
         """
         if self._recovering:
             self.recover()
+        if self.isolation.active:
+            return self._run_one_message()
         timeout_ms = self.settings.ingest.poll_timeout_ms
         polled = self._ahead or self._poll(timeout_ms)
         self._ahead = None
@@ -211,12 +215,47 @@ class IngestWorker:
                 finally:
                     following = ahead.result()
                 self._ahead = following if following.records else None
+                if written is not None:
+                    self.isolation.written()
                 self._commit_offsets(written)
                 self.writer.submit(job)
             self.metrics.last_batch_at.set_to_current_time()
         self.maybe_reload_grids()
         self.last_poll_ok = time.monotonic()
         return len(polled.records)
+
+    def batch_failed(self, error: BaseException) -> None:
+        """Called by the loop after a failed batch, before ``recover``: see ingest/isolation.py."""
+        if self.isolation.failed(error):
+            log.warning("batches keep failing on their data; reading messages one at a time to find the one",
+                        extra={"error": repr(error), "messages": self.isolation.left})
+
+    def _run_one_message(self) -> int:
+        """One message, written (its offset committed) before the next is read; a message whose own
+        write fails on its data (ingest/isolation.py) is dead-lettered, and the engine rebuilt without it."""
+        polled = self._poll(self.settings.ingest.poll_timeout_ms, max_records=1)
+        if not polled.records:
+            self.isolation.caught_up()
+            return 0
+        self.isolation.read_one()
+        try:
+            self.writer.submit(self.prepare(polled))
+            self._commit_offsets(self.writer.wait())
+        except Exception as exc:
+            if not caused_by_data(exc):
+                raise
+            self._dead_letter_unstorable(polled.records[0], exc)
+            self.consumer.commit(next_offsets(polled.records))
+            self._recovering = True  # the engine took it in: rebuild it from what is stored
+        return 1
+
+    def _dead_letter_unstorable(self, record: Any, error: Exception) -> None:
+        letter = reject(record, f"could not be stored: {type(error).__name__}: {str(error).splitlines()[0]}")
+        log.error("message could not be stored; dead-lettered", extra={"topic": record.topic,
+                  "partition": record.partition, "offset": record.offset, "reason": letter.reason})
+        self.metrics.rejected.labels(record.topic or "").inc()
+        wait_delivered(self.producer, [self.producer.send(self.topics.deadletter, key=letter.key.encode()
+                                                          if letter.key else None, value=letter.to_json())])
 
     def flush(self) -> None:
         """Wait for the batch in flight and commit its offsets (before a clean stop)."""
@@ -250,11 +289,11 @@ class IngestWorker:
             with self.metrics.stages.stage("offset_commit"):
                 self.consumer.commit(written.offsets)
 
-    def _poll(self, timeout_ms: int) -> Polled:
+    def _poll(self, timeout_ms: int, max_records: int | None = None) -> Polled:
         """Poll up to a batch and decode it (no other effect than the consumer's position)."""
         stages = self.metrics.stages
         started, cpu_started = time.perf_counter(), time.thread_time()
-        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.settings.ingest.batch_max)
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records or self.settings.ingest.batch_max)
         records = [r for partition_records in polled.values() for r in partition_records]
         if not records:  # an idle wait for messages is not work
             return Polled(records, DecodedBatch())

@@ -57,7 +57,8 @@ ALERT_JSON = TypeAdapter(Alert)
 HEARTBEAT_JSON = TypeAdapter(Heartbeat)
 
 
-def _reject(record: Any, reason: str) -> DeadLetter:
+def reject(record: Any, reason: str) -> DeadLetter:
+    """The dead letter of a Kafka record, with its coordinates (topic, partition, offset) and ``reason``."""
     key = record.key.decode("utf-8", "replace") if record.key else None
     context = {"partition": record.partition, "offset": record.offset, "timestamp_ms": record.timestamp}
     return DeadLetter.from_bytes("kafka", reason, record.value or b"", topic=record.topic, key=key, context=context)
@@ -138,7 +139,7 @@ def decode_record(record: Any, topics: Topics, batch: DecodedBatch) -> None:
                                            topic=record.topic)
             batch.dead_letters.append((letter, record.topic, record.partition, record.offset))
         else:
-            batch.rejected.append(_reject(record, explain(exc)))
+            batch.rejected.append(reject(record, explain(exc)))
 
 
 def decode_records(records: list[Any], topics: Topics) -> DecodedBatch:

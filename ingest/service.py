@@ -87,8 +87,9 @@ def run_loop(worker: IngestWorker, stop: threading.Event, escalator: EscalationR
         try:
             worker.run_once()
             backoff.reset()
-        except Exception:  # noqa: BLE001 - the loop must survive a broker or database outage
+        except Exception as exc:  # noqa: BLE001 - the loop must survive a broker or database outage
             log.exception("batch failed; recovering from the last committed state")
+            worker.batch_failed(exc)
             stop.wait(backoff.next_delay())
             try:
                 worker.recover()

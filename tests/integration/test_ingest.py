@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from gridwatch.contracts import Alert, Heartbeat, Incident
 from gridwatch.gridmap import load_grid_map, map_version, parse_grid_map
 from gridwatch.settings import Settings
+from ingest import store
 from ingest.engine import IncidentEngine
 from ingest.gridstore import store_grid_map
 from ingest.grids import GridIndex
@@ -113,6 +114,39 @@ def test_malformed_messages_are_dead_lettered_counted_and_ingest_goes_on(setting
         assert rows[4][1] == nul_escaped.decode()
         assert worker.metrics.rejected.labels(topics.alerts)._value.get() == 5
         wait_until(lambda: query(url, "SELECT alert_ids FROM incidents") == [([good.id],)], what="the good alert")
+
+
+def test_a_message_no_check_refused_but_the_database_does_is_found_dead_lettered_and_the_rest_stored(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands in for a value PostgreSQL refuses that no decoder check knows of: its batch failed on every
+    # retry. After two failures the ingest reads one message at a time and dead-letters the one.
+    real_row = store._alert_row
+
+    def refusing(alert, *rest):  # type: ignore[no-untyped-def]
+        if alert.id == "a-poison":
+            raise psycopg.errors.InvalidTextRepresentation("invalid input syntax for type json")
+        return real_row(alert, *rest)
+
+    monkeypatch.setattr(store, "_alert_row", refusing)
+    topics = settings.kafka.topics
+    before = [alert_factory("alarm", minutes=i, dlon=i * 900 * M) for i in range(3)]
+    poison = alert_factory("alarm", minutes=3, dlon=3 * 900 * M).model_copy(update={"id": "a-poison"})
+    after = [alert_factory("alarm", minutes=4 + i, dlon=(4 + i) * 900 * M) for i in range(3)]
+    produce(settings, topics.alerts, _as_messages([*before, poison, *after]))
+    with running_ingest(settings, SAMPLE_GRIDS) as worker:
+        url = settings.database.url
+        rows = wait_until(lambda: query(url, "SELECT reason, payload FROM dead_letters"), what="the dead letter",
+                          timeout_s=60)
+        wait_until(lambda: len(query(url, "SELECT 1 FROM alerts")) == 6, what="the six other alerts stored")
+        later = alert_factory("alarm", minutes=10, dlon=5000 * M)
+        produce(settings, topics.alerts, _as_messages([later]))
+        wait_until(lambda: query(url, "SELECT 1 FROM alerts WHERE id = %s", (later.id,)), what="a later alert")
+        assert worker.metrics.rejected.labels(topics.alerts)._value.get() == 1
+    assert rows == [("could not be stored: InvalidTextRepresentation: invalid input syntax for type json",
+                     poison.to_json().decode())]
+    stored = {r[0] for r in query(url, "SELECT id FROM alerts")}
+    assert stored == {a.id for a in [*before, *after, later]}
+    assert len(query(url, "SELECT 1 FROM incidents")) == 7
 
 
 def execute(url: str, *statements: str) -> None:
