@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gridwatch.contracts import Observation
+from gridwatch.deadletter import DeadLetter
 from gridwatch.kafka import next_offsets, rewind_to_committed
 from gridwatch.settings import Settings
 from ingest import store
@@ -250,12 +251,8 @@ class IngestWorker:
         return 1
 
     def _dead_letter_unstorable(self, record: Any, error: Exception) -> None:
-        letter = reject(record, f"could not be stored: {type(error).__name__}: {str(error).splitlines()[0]}")
-        log.error("message could not be stored; dead-lettered", extra={"topic": record.topic,
-                  "partition": record.partition, "offset": record.offset, "reason": letter.reason})
-        self.metrics.rejected.labels(record.topic or "").inc()
-        wait_delivered(self.producer, [self.producer.send(self.topics.deadletter, key=letter.key.encode()
-                                                          if letter.key else None, value=letter.to_json())])
+        self._send_dead_letters([reject(record, f"could not be stored: {type(error).__name__}: "
+                                                f"{str(error).splitlines()[0]}")])
 
     def flush(self) -> None:
         """Wait for the batch in flight and commit its offsets (before a clean stop)."""
@@ -348,13 +345,16 @@ class IngestWorker:
             self.publish_outbox(conn)
 
     def _send_rejected(self, batch: DecodedBatch) -> None:
-        for letter in batch.rejected:
+        self._send_dead_letters(batch.rejected)
+
+    def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
             log.warning("rejected message", extra={"topic": letter.topic, "reason": letter.reason, **letter.context})
             self.metrics.rejected.labels(letter.topic or "").inc()
         futures = [
             self.producer.send(self.topics.deadletter, key=letter.key.encode() if letter.key else None,
                                value=letter.to_json())
-            for letter in batch.rejected
+            for letter in letters
         ]
         wait_delivered(self.producer, futures)
 
