@@ -43,7 +43,8 @@ def _convex_in_order(p: np.ndarray) -> bool:
     """Whether the points, taken in order, go around a convex polygon (either way round). Two marks
     listed in swapped order cross the quadrilateral, and the homography then bends the ground."""
     edges = np.roll(p, -1, axis=0) - p
-    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    following = np.roll(edges, -1, axis=0)
+    turns = edges[:, 0] * following[:, 1] - edges[:, 1] * following[:, 0]
     return bool((turns > 0).all() or (turns < 0).all())
 
 

@@ -203,9 +203,13 @@ class SiteConfig(ConfigModel):
         return {b.topic: b for b in self.buttons}
 
 
+def repeated(values: list[str]) -> list[str]:
+    """The values that occur more than once, sorted."""
+    return sorted({v for v in values if values.count(v) > 1})
+
+
 def verify_unique_zone_ids(camera: CameraConfig) -> None:
-    ids = [z.id for z in camera.zones]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = repeated([z.id for z in camera.zones])
     if dupes:
         raise ValueError(f"camera {camera.id}: zone ids must be unique; repeated: {', '.join(dupes)}")
 
@@ -219,15 +223,13 @@ def verify_clusters_have_calibration(camera: CameraConfig) -> None:
 
 
 def verify_unique_device_ids(site: SiteConfig) -> None:
-    ids = [d.id for d in (*site.buttons, *site.cameras)]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = repeated([d.id for d in (*site.buttons, *site.cameras)])
     if dupes:
         raise ValueError(f"device ids must be unique across buttons and cameras; repeated: {', '.join(dupes)}")
 
 
 def verify_unique_button_topics(site: SiteConfig) -> None:
-    topics = [b.topic for b in site.buttons]
-    dupes = sorted({t for t in topics if topics.count(t) > 1})
+    dupes = repeated([b.topic for b in site.buttons])
     if dupes:
         raise ValueError(f"each button needs its own MQTT topic; shared: {', '.join(dupes)}")
 

@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from edge.capture import is_network_source
-from edge.config import CameraConfig, ZoneConfig
+from edge.config import CameraConfig, ZoneConfig, repeated
 from gridwatch.configfile import describe_errors
 
 
@@ -96,9 +96,8 @@ class ZoneEditSession:
         found = [f"zone {z.id or i + 1}: point ({x:.0f}, {y:.0f}) is outside the {width}x{height} picture"
                  for i, z in enumerate(drawn) for x, y in z.polygon
                  if not (0 <= x <= width and 0 <= y <= height)]
-        if self.raw is None:
-            ids = [z.id for z in drawn]
-            found += [f"zone {i}: id used twice; zone ids must be unique" for i in sorted({i for i in ids if ids.count(i) > 1})]
+        if self.raw is None:  # a camera file's own check (CameraConfig) names repeated ids too
+            found += [f"zone {i}: id used twice; zone ids must be unique" for i in repeated([z.id for z in drawn])]
         try:
             (ZoneList if self.raw is None else CameraConfig).model_validate(document)
         except ValidationError as exc:

@@ -207,7 +207,7 @@ def cmd_zones_edit(args: argparse.Namespace) -> int:
     found = zones_source(args, "edit")
     if found is None:
         return 2
-    source = found[1]
+    _, source = found
     try:
         frame = first_frame(source)
     except ZonesDrawError as exc:
