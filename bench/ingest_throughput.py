@@ -5,7 +5,10 @@ produces a simulated district's alerts to a fresh topic, and times the real inge
 every alert is stored with its incident. The baseline, measured in the same run on a fresh database
 and topic, is the same worker handling one message per transaction (row by row).
 
-    .venv/bin/python -m bench.ingest_throughput --alerts 30000 --baseline-alerts 1000
+    .venv/bin/python -m bench.ingest_throughput --alerts 100000 --baseline-alerts 500
+
+The worker runs with the ingest's own settings, ``gc_threshold`` included (as ``run_ingest`` applies
+it); ``--gc-threshold 700`` measures CPython's default beside it.
 
 Besides the rate it prints the seconds of each stage of a batch (ingest/stages.py) and the rate the
 same run would give with a faster incident engine, all stages but the engine kept as measured. The
@@ -17,6 +20,7 @@ Target (issue 3): >= 5,000 alerts per second sustained on this machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import secrets
 import shutil
@@ -40,6 +44,7 @@ from ingest.engine import COMPILABLE
 from ingest.engine.compiled import describe as describe_engine
 from ingest.gridstore import store_grid_map
 from ingest.migrate import migrate
+from ingest.gc_policy import apply_gc_threshold
 from ingest.service import build_worker, run_loop
 
 TARGET = 5_000
@@ -60,14 +65,14 @@ def produce(settings: Settings, alerts: list[Alert]) -> None:
     producer.close()
 
 
-def settings_for(kafka: KafkaServer, pg: PostgresServer, batch_max: int) -> Settings:
+def settings_for(kafka: KafkaServer, pg: PostgresServer, batch_max: int, gc_threshold: int) -> Settings:
     token = secrets.token_hex(4)
     url = pg.create_database(f"bench_{token}")
     migrate(url)
     topics = {name: f"bench.{name}.{token}" for name in ("alerts", "reports", "incidents", "heartbeats", "deadletter")}
     settings = Settings.model_validate({
         "kafka": {"bootstrap_servers": kafka.bootstrap, "topics": topics, "ingest_group": f"bench-{token}"},
-        "database": {"url": url}, "ingest": {"batch_max": batch_max, "metrics_port": 0}, "log_level": "WARNING",
+        "database": {"url": url}, "ingest": {"batch_max": batch_max, "metrics_port": 0, "gc_threshold": gc_threshold}, "log_level": "WARNING",
     })
     ensure_topics(settings.kafka)
     return settings
@@ -96,6 +101,7 @@ def time_ingest(settings: Settings, alerts: list[Alert], grid_map: dict) -> Meas
     store_grid_map(settings.database.url, parse_grid_map(grid_map, Path("bench")), source="bench")
     produce(settings, alerts)
     expected = len({a.id for a in alerts})
+    previous_gc = apply_gc_threshold(settings.ingest.gc_threshold)  # what run_ingest does at start
     worker = build_worker(settings, None, CollectorRegistry())
     stop = threading.Event()
     thread = threading.Thread(target=run_loop, args=(worker, stop), daemon=True)
@@ -117,6 +123,7 @@ def time_ingest(settings: Settings, alerts: list[Alert], grid_map: dict) -> Meas
     stop.set()
     thread.join(timeout=30)
     worker.close()
+    gc.set_threshold(*previous_gc)
     stages = worker.metrics.stages
     return Measured(rate, expected, dict(stages.seconds), dict(stages.cpu_seconds), ingest_cpu, postgres_cpu,
                     expected - first)
@@ -156,6 +163,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, action="append",
                         help="messages per transaction; repeat to compare sizes in one run "
                              "(default: the ingest's own batch_max)")
+    parser.add_argument("--gc-threshold", type=int, default=Settings().ingest.gc_threshold,
+                        help="the ingest's gc_threshold (default: its own; 700 is CPython's default)")
     args = parser.parse_args()
     batches = args.batch or [Settings().ingest.batch_max]
     alerts, grid_map = alerts_for(args.alerts)
@@ -164,12 +173,12 @@ def main() -> int:
     root.chmod(0o711)
     try:
         with KafkaServer(root) as kafka, PostgresServer(root) as pg:
-            measured = {batch: time_ingest(settings_for(kafka, pg, batch), alerts, grid_map) for batch in batches}
-            base = time_ingest(settings_for(kafka, pg, 1), sample, grid_map).rate
+            measured = {batch: time_ingest(settings_for(kafka, pg, batch, args.gc_threshold), alerts, grid_map) for batch in batches}
+            base = time_ingest(settings_for(kafka, pg, 1, args.gc_threshold), sample, grid_map).rate
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"ingest, Kafka -> PostgreSQL with incidents, {len(alerts)} alerts, engine {describe_engine(COMPILABLE)} "
-          f"(load average {load_average()}):")
+          f"(gc threshold {args.gc_threshold}, load average {load_average()}):")
     print(f"  baseline (row by row, {len(sample)} alerts)  {base:10,.0f} alerts/s")
     for batch, batched in measured.items():
         rate = batched.rate

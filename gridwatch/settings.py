@@ -68,6 +68,9 @@ class IngestSettings(BaseModel):
                                            "they were taken) are deleted; 0 keeps them forever")
     snapshot_prune_every_s: float = Field(3600.0, gt=0, description="how often the snapshot consumer deletes "
                                           "pictures past their retention")
+    gc_threshold: int = Field(50_000, ge=1, description="allocations between two collections of Python's young "
+                              "objects (CPython's default is 700, which made the ingest slower the longer it ran: "
+                              "ingest/gc_policy.py)")
 
 
 class EdgeSettings(BaseModel):

@@ -27,6 +27,7 @@ from ingest.engine import COMPILABLE, load_engine_config
 from ingest.engine.compiled import describe
 from ingest.escalation import load_escalation_config
 from ingest.escalator import EscalationMetrics, EscalationRunner
+from ingest.gc_policy import apply_gc_threshold
 from ingest.gridstore import store_grid_map, stored_map_version
 from ingest.migrate import migrate
 from ingest.snapshots import start_snapshot_consumer
@@ -98,6 +99,7 @@ def run_loop(worker: IngestWorker, stop: threading.Event, escalator: EscalationR
 
 
 def run_ingest(settings: Settings, grids_file: Path | None = None) -> int:
+    apply_gc_threshold(settings.ingest.gc_threshold)
     registry = CollectorRegistry()
     escalator = build_escalator(settings, registry)
     worker = build_worker(settings, grids_file, registry)
