@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from bench.scenario import Scenario
 from gridwatch.contracts import Incident, Observation, event_time
@@ -21,13 +21,37 @@ from ingest.grids import GridIndex
 
 @dataclass(frozen=True)
 class Scores:
+    """The counts behind the four figures, so that scenarios can be pooled by adding them."""
     incidents: int
-    events: int
-    precision: float
-    strict_precision: float
-    recall: float
-    duplication: float
-    grid_accuracy: float
+    events: int  # real events with an observation
+    true_incidents: int  # incidents that are exactly one real event
+    strict_incidents: int  # ... and hold no false detection
+    recalled: int  # real events with an observation in some incident
+    covered: int  # distinct events the true incidents are
+    right_grid: int  # true incidents in their event's finest grid
+
+    @property
+    def precision(self) -> float:
+        return self.true_incidents / max(1, self.incidents)
+
+    @property
+    def strict_precision(self) -> float:
+        return self.strict_incidents / max(1, self.incidents)
+
+    @property
+    def recall(self) -> float:
+        return self.recalled / max(1, self.events)
+
+    @property
+    def duplication(self) -> float:
+        return self.true_incidents / max(1, self.covered)
+
+    @property
+    def grid_accuracy(self) -> float:
+        return self.right_grid / max(1, self.true_incidents)
+
+    def __add__(self, other: Scores) -> Scores:
+        return Scores(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Scores)))
 
     def row(self, name: str) -> str:
         return (f"{name:<10} incidents {self.incidents:5d}  events {self.events:5d}  precision {self.precision:.3f} (strict {self.strict_precision:.3f})  "
@@ -51,13 +75,9 @@ def score(incidents: list[Incident], scenario: Scenario, grids: GridIndex) -> Sc
         covered.add(event_id)  # type: ignore[arg-type]
         event = scenario.events[event_id]  # type: ignore[index]
         right_grid += incident.grid_id == grids.assign(event.lat, event.lon).grid_id
-    return Scores(
-        incidents=len(incidents), events=len(observed_events),
-        precision=true_incidents / max(1, len(incidents)), strict_precision=strict / max(1, len(incidents)),
-        recall=len(recalled & observed_events) / max(1, len(observed_events)),
-        duplication=true_incidents / max(1, len(covered)),
-        grid_accuracy=right_grid / max(1, true_incidents),
-    )
+    return Scores(incidents=len(incidents), events=len(observed_events), true_incidents=true_incidents,
+                  strict_incidents=strict, recalled=len(recalled & observed_events), covered=len(covered),
+                  right_grid=right_grid)
 
 
 def naive_baseline(observations: list[Observation], grids: GridIndex,

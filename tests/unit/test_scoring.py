@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.scenario import Event, Scenario, generate, grid_map
-from bench.scoring import score
+from bench.scoring import Scores, score
 from gridwatch.contracts import Incident, PatrolReport
 from gridwatch.gridmap import parse_grid_map
 from ingest.grids import GridIndex
@@ -30,6 +30,15 @@ def test_precision_counts_an_event_with_a_stray_false_hit_as_one_event_strict_do
     s = score(incidents, scenario, grids)
     assert (s.precision, s.strict_precision) == (3 / 4, 2 / 4)
     assert s.duplication == 3 / 2 and s.recall == 1.0 and s.grid_accuracy == 2 / 3
+
+
+def test_scores_pool_by_their_counts_not_by_averaging_the_ratios() -> None:
+    small = Scores(incidents=10, events=10, true_incidents=9, strict_incidents=9, recalled=10, covered=9, right_grid=9)
+    large = Scores(incidents=990, events=990, true_incidents=980, strict_incidents=970, recalled=980, covered=980,
+                   right_grid=975)
+    pooled = small + large
+    assert pooled.incidents == 1000 and pooled.precision == 989 / 1000
+    assert pooled.grid_accuracy == 984 / 989 and pooled.recall == 990 / 1000 and pooled.duplication == 1.0
 
 
 def test_reports_are_filed_under_a_grid_and_correction_only_changes_wrong_guesses() -> None:
