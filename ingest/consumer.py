@@ -37,7 +37,7 @@ from ingest.decode import DecodedBatch, decode_records, reject
 from ingest.engine import BatchResult, EngineConfig, IncidentEngine
 from ingest.grids import GridAssignment, GridIndex
 from ingest.gridstore import read_grid_map, stored_map_version
-from ingest.isolation import Isolation, caused_by_data
+from ingest.isolation import Isolation, caused_by_data, unstorable_reason
 from ingest.linkmirror import LinkMirror
 from ingest.stages import StageClock
 from ingest.store import ObservationKey, observation_key
@@ -251,8 +251,7 @@ class IngestWorker:
         return 1
 
     def _dead_letter_unstorable(self, record: Any, error: Exception) -> None:
-        self._send_dead_letters([reject(record, f"could not be stored: {type(error).__name__}: "
-                                                f"{str(error).splitlines()[0]}")])
+        self._send_dead_letters([reject(record, unstorable_reason(error))])
 
     def flush(self) -> None:
         """Wait for the batch in flight and commit its offsets (before a clean stop)."""

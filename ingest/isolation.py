@@ -29,6 +29,12 @@ def caused_by_data(error: BaseException) -> bool:
     return isinstance(error, DATA_ERRORS) and not isinstance(error, OSError)
 
 
+def unstorable_reason(error: BaseException) -> str:
+    """The dead letter's reason for a message whose own write failed on its data."""
+    first_line = (str(error).splitlines() or [""])[0]
+    return f"could not be stored: {type(error).__name__}: {first_line}"
+
+
 @dataclass
 class Isolation:
     """How many failed batches in a row, and how many messages are still to be read one at a time."""

@@ -4,7 +4,10 @@ A small consumer of its own, in its own consumer group and thread, beside the in
 burst of pictures (a few hundred KB each) must never slow the alerts down, and the incident loop
 needs nothing from them. Per poll: validate each message (``gridwatch.snapshot``), store the good
 ones with ``ON CONFLICT DO NOTHING`` in one transaction (a re-delivered or re-sent picture lands
-once), send the bad ones to the deadletter topic, and only then commit the offsets.
+once), send the bad ones to the deadletter topic, and only then commit the offsets. Each picture is
+written under its own savepoint: one that PostgreSQL refuses on its data (``ingest.isolation``) is
+rolled back alone and dead-lettered ("could not be stored: ...") instead of failing its batch on every
+re-read; an outage or a fault of the SQL still fails the batch, which is read again.
 
 A rejected picture's dead letter keeps at most ``DEAD_LETTER_BYTES`` of it (base64): the whole of
 a near-1 MB JPEG would not fit in a Kafka message once encoded, and the reason, key and size are
@@ -33,6 +36,7 @@ from gridwatch.kafka import make_consumer, make_producer, next_offsets, rewind_t
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot, SnapshotError
 from ingest.dbconn import reset_connection
+from ingest.isolation import caused_by_data, unstorable_reason
 from ingest.snapshot_retention import prune_snapshots, retention_cutoff
 
 log = logging.getLogger(__name__)
@@ -82,11 +86,14 @@ def dead_letter(record: Any, reason: str) -> DeadLetter:
                                  context=context)
 
 
-def decode_snapshots(records: list[Any]) -> tuple[list[Snapshot], list[DeadLetter]]:
-    good, bad = [], []
+def decode_snapshots(records: list[Any]) -> tuple[list[tuple[Any, Snapshot]], list[DeadLetter]]:
+    """The good records, each with its snapshot (a write refused later needs the record for its dead
+    letter), and the dead letters of the bad ones."""
+    good: list[tuple[Any, Snapshot]] = []
+    bad: list[DeadLetter] = []
     for record in records:
         try:
-            good.append(Snapshot.from_message(record.key, record.value, record.headers or []))
+            good.append((record, Snapshot.from_message(record.key, record.value, record.headers or [])))
         except SnapshotError as exc:
             bad.append(dead_letter(record, f"unusable snapshot: {exc}"))
     return good, bad
@@ -123,19 +130,33 @@ class SnapshotConsumer:
         self.consumer.commit(next_offsets(records))
         return stored
 
-    def _store(self, snapshots: list[Snapshot]) -> int:
-        stored = 0
+    def _store(self, received: list[tuple[Any, Snapshot]]) -> int:
+        """Insert the snapshots in one transaction, each under its own savepoint; dead-letter the ones
+        refused on their data (any other error fails the batch). Returns snapshots newly stored."""
+        stored, unstorable = 0, []
         with self.conn.transaction(), self.conn.cursor() as cur:
-            for s in snapshots:
-                cur.execute(INSERT_SQL, (s.alert_id, s.camera_id, s.site_id, s.taken_at, s.jpeg))
-                stored += cur.rowcount
-                if cur.rowcount:
-                    self.metrics.bytes.observe(len(s.jpeg))
+            for record, snapshot in received:
+                try:
+                    stored += self._insert(cur, snapshot)
+                except Exception as exc:
+                    if not caused_by_data(exc):
+                        raise
+                    unstorable.append(dead_letter(record, unstorable_reason(exc)))
+        self._dead_letter(unstorable)
+        duplicates = len(received) - len(unstorable) - stored
         self.metrics.stored.inc(stored)
-        self.metrics.duplicates.inc(len(snapshots) - stored)
+        self.metrics.duplicates.inc(duplicates)
         if stored:
-            log.info("snapshots stored", extra={"stored": stored, "duplicates": len(snapshots) - stored})
+            log.info("snapshots stored", extra={"stored": stored, "duplicates": duplicates})
         return stored
+
+    def _insert(self, cur: psycopg.Cursor[Any], s: Snapshot) -> int:
+        """One snapshot under a savepoint, so that a refused one rolls back alone; returns rows inserted."""
+        with self.conn.transaction():
+            cur.execute(INSERT_SQL, (s.alert_id, s.camera_id, s.site_id, s.taken_at, s.jpeg))
+        if cur.rowcount:
+            self.metrics.bytes.observe(len(s.jpeg))
+        return cur.rowcount
 
     def prune_if_due(self, now: datetime | None = None) -> int:
         """Delete the pictures past retention when ``snapshot_prune_every_s`` has passed since the last

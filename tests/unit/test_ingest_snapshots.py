@@ -36,7 +36,8 @@ def test_good_and_bad_messages_are_told_apart() -> None:
     huge_png = b"\x89PNG" + bytes(900_000)
     records = [good("a-1", 0), Record(b"a-2", huge_png, [("alert_id", b"a-2")], offset=1), good("a-3", 2)]
     stored, rejected = decode_snapshots(records)
-    assert [(s.alert_id, s.camera_id, s.taken_at) for s in stored] == [("a-1", "cam-1", T0), ("a-3", "cam-1", T0)]
+    assert [(s.alert_id, s.camera_id, s.taken_at) for _, s in stored] == [("a-1", "cam-1", T0), ("a-3", "cam-1", T0)]
+    assert [record for record, _ in stored] == [records[0], records[2]], "each snapshot keeps its record"
     [letter] = rejected
     assert letter.reason == "unusable snapshot: missing header(s) camera_id, taken_at"
     assert (letter.source, letter.topic, letter.key) == ("kafka", "gridwatch.snapshots", "a-2")
