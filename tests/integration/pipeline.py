@@ -17,6 +17,7 @@ from edge.config import SiteConfig, load_site
 from gridwatch.settings import Settings
 from ingest.consumer import IngestWorker
 from ingest.service import build_escalator, build_worker, run_loop
+from ingest.snapshots import SnapshotConsumer, start_snapshot_consumer
 
 
 @contextmanager
@@ -67,3 +68,16 @@ def running_agent(settings: Settings, site: SiteConfig, site_path: Path) -> Iter
         stop.set()
         loop.join(10)
         agent.stop()
+
+
+@contextmanager
+def running_snapshot_consumer(settings: Settings) -> Iterator[SnapshotConsumer]:
+    """The snapshot consumer's own loop (``run``, with its rewind and retry) on its thread."""
+    stop = threading.Event()
+    consumer, thread = start_snapshot_consumer(settings, CollectorRegistry(), stop)
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        thread.join(15)
+        consumer.close()

@@ -7,9 +7,6 @@ Kept short: a 12 s cut of the video, detection at 2 frames a second, a 3 s parki
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 from psycopg.types.json import Jsonb
 
 from api.app import create_app
@@ -25,11 +21,10 @@ from gridwatch.contracts import Alert
 from gridwatch.servers.ports import free_port
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot
-from ingest.snapshots import SnapshotConsumer, start_snapshot_consumer
 
 from ..unit.conftest import SAMPLE_GRIDS
 from .helpers import query, read_topic, wait_until
-from .pipeline import running_agent, running_ingest, write_site
+from .pipeline import running_agent, running_ingest, running_snapshot_consumer, write_site
 from .test_api_support import FAST, insert_incident, sql
 
 VTEST = Path(__file__).resolve().parents[3] / "shared" / "media" / "video" / "vtest.avi"
@@ -49,18 +44,6 @@ def cut_video(target: Path, seconds: float) -> None:
         writer.write(image)
     writer.release()
     capture.release()
-
-
-@contextmanager
-def running_snapshot_consumer(settings: Settings) -> Iterator[SnapshotConsumer]:
-    stop = threading.Event()
-    consumer, thread = start_snapshot_consumer(settings, CollectorRegistry(), stop)
-    try:
-        yield consumer
-    finally:
-        stop.set()
-        thread.join(15)
-        consumer.close()
 
 
 def alerts_of(settings: Settings, type_: str) -> list[Alert]:

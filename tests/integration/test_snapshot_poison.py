@@ -4,21 +4,18 @@ and after it are stored, and the offsets move past it (before, its batch failed 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from kafka import KafkaConsumer, TopicPartition
-from prometheus_client import CollectorRegistry
 
 from gridwatch.deadletter import DeadLetter
 from gridwatch.kafka import make_producer
 from gridwatch.settings import Settings
 from gridwatch.snapshot import Snapshot
-from ingest.snapshots import SnapshotConsumer, snapshot_group, start_snapshot_consumer
+from ingest.snapshots import snapshot_group
 
 from .helpers import query, read_topic, wait_until
+from .pipeline import running_snapshot_consumer
 from .test_api_support import sql
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
@@ -51,19 +48,6 @@ def committed_offset(settings: Settings) -> int | None:
         return reader.committed(TopicPartition(settings.kafka.topics.snapshots, PARTITION))
     finally:
         reader.close()
-
-
-@contextmanager
-def running_snapshot_consumer(settings: Settings) -> Iterator[SnapshotConsumer]:
-    """The consumer's own loop (``run``, with its rewind and retry) on its thread."""
-    stop = threading.Event()
-    consumer, thread = start_snapshot_consumer(settings, CollectorRegistry(), stop)
-    try:
-        yield consumer
-    finally:
-        stop.set()
-        thread.join(15)
-        consumer.close()
 
 
 def stored(url: str) -> list[str]:
