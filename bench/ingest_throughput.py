@@ -42,9 +42,9 @@ from gridwatch.servers import KafkaServer, PostgresServer
 from gridwatch.settings import Settings
 from ingest.engine import COMPILABLE
 from ingest.engine.compiled import describe as describe_engine
+from ingest.gc_policy import apply_gc_threshold
 from ingest.gridstore import store_grid_map
 from ingest.migrate import migrate
-from ingest.gc_policy import apply_gc_threshold
 from ingest.service import build_worker, run_loop
 
 TARGET = 5_000
@@ -72,7 +72,8 @@ def settings_for(kafka: KafkaServer, pg: PostgresServer, batch_max: int, gc_thre
     topics = {name: f"bench.{name}.{token}" for name in ("alerts", "reports", "incidents", "heartbeats", "deadletter")}
     settings = Settings.model_validate({
         "kafka": {"bootstrap_servers": kafka.bootstrap, "topics": topics, "ingest_group": f"bench-{token}"},
-        "database": {"url": url}, "ingest": {"batch_max": batch_max, "metrics_port": 0, "gc_threshold": gc_threshold}, "log_level": "WARNING",
+        "database": {"url": url}, "log_level": "WARNING",
+        "ingest": {"batch_max": batch_max, "metrics_port": 0, "gc_threshold": gc_threshold},
     })
     ensure_topics(settings.kafka)
     return settings
