@@ -87,6 +87,9 @@ class ZoneConfig(ConfigModel):
         bow-tie whose inside depends on the point test, is a mistake to name at load)."""
         if not all(math.isfinite(v) for point in points for v in point):
             raise ValueError("every coordinate must be a finite number of pixels")
+        if any(v < 0 for point in points for v in point):
+            raise ValueError("pixels count from 0 at the picture's top left corner: no coordinate can be negative "
+                             "(`gridwatch zones edit` shows them)")
         shape = Polygon(points)
         if shape.convex_hull.area <= 0:
             raise ValueError("the points enclose no area (all on one line, or repeated); draw at least 3 corners "

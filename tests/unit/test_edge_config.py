@@ -40,6 +40,7 @@ def test_spool_bounds_have_defaults_and_reject_typos() -> None:
     ([[0, 0], [0, 0], [0, 0]], "enclose no area"),
     ([[0, 0], [100, 100], [100, 0], [0, 100]], "edges cross"),  # a bow-tie
     ([[0, 0], [float("nan"), 0], [100, 100]], "finite number"),
+    ([[-5, 0], [100, 0], [100, 100]], "no coordinate can be negative"),
 ])
 def test_a_zone_polygon_that_cannot_hold_a_place_is_refused_naming_the_zone(polygon: list, says: str) -> None:
     camera = {"id": "cam-1", "source": "rtsp://cam", "lat": 37.86, "lon": 112.55,
