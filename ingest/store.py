@@ -391,7 +391,11 @@ def mark_offline_devices(cur: Cursor, alerts: list[Alert]) -> None:
 
 
 def write_dead_letters(cur: Cursor, letters: list[tuple[DeadLetter, str, int, int]]) -> None:
-    """Store dead letters with the deadletter topic's own coordinates, so a re-delivery lands once."""
+    """Store dead letters with the deadletter topic's own coordinates and, in ``context``, the original
+    message's topic beside its partition and offset: a re-delivery or a re-rejection lands once (unique
+    indexes dead_letters_kafka_uq and dead_letters_original_uq, migration 0009; ON CONFLICT DO NOTHING
+    without a target skips a row either refuses). Letters without an original offset (MQTT, API) are
+    keyed by the deadletter topic's coordinates alone, as before."""
     if letters:
         cur.executemany(DEAD_LETTER_INSERT, [
             (letter.received_at, letter.source, topic, partition, offset, letter.key, letter.reason, letter.payload,
