@@ -25,6 +25,7 @@ from api.store.devices import DeviceNotFound
 from api.store.grids import GridNotFound
 from api.store.incidents import IncidentNotFound
 from api.store.snapshots import SnapshotNotFound
+from gridwatch.deadletter import first_line
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
     """A path or query value the database cannot take (a NUL character, say): the client's to fix."""
     return JSONResponse(status_code=422, content={"detail": f"the request holds a value the database cannot take: "
-                                                            f"{str(exc).splitlines()[0]}"})
+                                                            f"{first_line(exc)}"})
 
 
 def install_handlers(app: FastAPI) -> None:

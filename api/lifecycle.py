@@ -37,16 +37,20 @@ class InvalidTransition(Exception):
     def __init__(self, status: str, action: str, merged_into: str | None = None) -> None:
         self.status = status
         self.action = action
-        self.allowed = [] if merged_into else allowed_actions(status)
-        if merged_into:  # its evidence and its work continue in the incident it joined
-            super().__init__(f"cannot {action} incident: it was merged into {merged_into}; act on that one")
-            return
-        allowed = ", ".join(self.allowed) if self.allowed else "none"
-        super().__init__(f"cannot {action} an incident that is {status}; allowed from {status}: {allowed}")
+        self.allowed = allowed_actions(status, merged_into)
+        if merged_into:
+            message = f"cannot {action} incident: it was merged into {merged_into}; act on that one"
+        else:
+            message = (f"cannot {action} an incident that is {status}; allowed from {status}: "
+                       f"{', '.join(self.allowed) or 'none'}")
+        super().__init__(message)
 
 
-def allowed_actions(status: str) -> list[str]:
-    """Actions possible from ``status``, in the table's order (assign, start, ... reopen)."""
+def allowed_actions(status: str, merged_into: str | None = None) -> list[str]:
+    """Actions possible from ``status``, in the table's order (assign, start, ... reopen); none for an
+    incident merged into another (its evidence and its work continue in the one it joined)."""
+    if merged_into is not None:
+        return []
     return [action for action, (sources, _) in TRANSITIONS.items() if status in sources]
 
 

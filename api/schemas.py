@@ -45,8 +45,8 @@ class RequestBody(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if any("\x00" in item for item in ([value] if isinstance(value, str) else value if isinstance(value, list) else [])
-               if isinstance(item, str)):
+        items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        if any(isinstance(item, str) and "\x00" in item for item in items):
             raise ValueError("holds a NUL character (\\u0000), which cannot be stored; remove it")
         return value
 

@@ -42,7 +42,7 @@ from gridwatch.servers import KafkaServer, PostgresServer
 from gridwatch.settings import Settings
 from ingest.engine import COMPILABLE
 from ingest.engine.compiled import describe as describe_engine
-from ingest.gc_policy import apply_gc_threshold
+from ingest.gc_policy import PYTHON_DEFAULT, apply_gc_threshold
 from ingest.gridstore import store_grid_map
 from ingest.migrate import migrate
 from ingest.service import build_worker, run_loop
@@ -165,7 +165,7 @@ def main() -> int:
                         help="messages per transaction; repeat to compare sizes in one run "
                              "(default: the ingest's own batch_max)")
     parser.add_argument("--gc-threshold", type=int, default=Settings().ingest.gc_threshold,
-                        help="the ingest's gc_threshold (default: its own; 700 is CPython's default)")
+                        help=f"the ingest's gc_threshold (default: its own; {PYTHON_DEFAULT} is CPython's default)")
     args = parser.parse_args()
     batches = args.batch or [Settings().ingest.batch_max]
     alerts, grid_map = alerts_for(args.alerts)

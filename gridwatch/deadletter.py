@@ -83,3 +83,8 @@ def explain(error: Exception) -> str:
     if isinstance(error, UnicodeDecodeError):
         return "not valid UTF-8 text"
     return str(error)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (a PostgreSQL error goes on with DETAIL and HINT lines)."""
+    return (str(error).splitlines() or [""])[0]

@@ -245,13 +245,10 @@ class IngestWorker:
         except Exception as exc:
             if not caused_by_data(exc):
                 raise
-            self._dead_letter_unstorable(polled.records[0], exc)
+            self._send_dead_letters([reject(polled.records[0], unstorable_reason(exc))])
             self.consumer.commit(next_offsets(polled.records))
             self._recovering = True  # the engine took it in: rebuild it from what is stored
         return 1
-
-    def _dead_letter_unstorable(self, record: Any, error: Exception) -> None:
-        self._send_dead_letters([reject(record, unstorable_reason(error))])
 
     def flush(self) -> None:
         """Wait for the batch in flight and commit its offsets (before a clean stop)."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from gridwatch.deadletter import first_line
+
 ISOLATE_AFTER = 2  # batches in a row failed on their data before messages are read one at a time
 
 # A value the database refuses (out of range, bad encoding, a constraint) or one the code cannot
@@ -31,8 +33,7 @@ def caused_by_data(error: BaseException) -> bool:
 
 def unstorable_reason(error: BaseException) -> str:
     """The dead letter's reason for a message whose own write failed on its data."""
-    first_line = (str(error).splitlines() or [""])[0]
-    return f"could not be stored: {type(error).__name__}: {first_line}"
+    return f"could not be stored: {type(error).__name__}: {first_line(error)}"
 
 
 @dataclass

@@ -69,8 +69,7 @@ def _shown(row: DictRow, escalation: EscalationConfig) -> dict[str, Any]:
                           reopened_at=row["reopened_at"], merged=row["merged_into"] is not None)
     deadline = next_deadline(clock, escalation)
     shown = {k: v for k, v in row.items() if k not in CLOCK_ONLY}
-    actions = [] if row["merged_into"] is not None else allowed_actions(row["status"])  # work goes on in the other
-    return {**shown, "allowed_actions": actions,
+    return {**shown, "allowed_actions": allowed_actions(row["status"], row["merged_into"]),
             "escalates_at": deadline.at if deadline else None}
 
 
